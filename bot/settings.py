@@ -1,0 +1,148 @@
+"""All configuration, read once from the environment and an optional `.env` file.
+
+Every setting is listed, with a comment, in `.env.example`. The engine gets its part as an
+`EngineConfig`; nothing else in the code base reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from embeddings.config import DEFAULT_MODEL, EngineConfig, FusionConfig
+
+PUBLIC_API_BASE_URL = "https://api.telegram.org/bot"
+TOKEN_PATTERN = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_bot_token: str | None = None
+    admin_user_ids: frozenset[int] = frozenset()
+    allowed_chat_ids: frozenset[int] | None = None  # None: every chat
+    corpus_dir: Path = Path("corpus")
+    data_dir: Path = Path("data")
+    embedding_model: str | None = DEFAULT_MODEL
+    model_load_timeout: float = 120.0
+    rate_limit_questions: int = 5  # per user ...
+    rate_limit_window: float = 60.0  # ... per this many seconds
+    max_question_chars: int = 500
+    telegram_api_base_url: str = PUBLIC_API_BASE_URL
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    log_level: str = "INFO"
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    min_coverage: float = 0.5
+    min_similarity: float | None = None
+
+    @property
+    def telegram_file_base_url(self) -> str:
+        """Bot API file URL matching the API base (".../bot" → ".../file/bot")."""
+        base = self.telegram_api_base_url.rstrip("/")
+        head, sep, tail = base.rpartition("/")
+        return f"{head}/file/{tail}" if sep else f"{base}/file"
+
+    def engine_config(self) -> EngineConfig:
+        return EngineConfig(
+            corpus_dir=self.corpus_dir,
+            data_dir=self.data_dir,
+            model=self.embedding_model,
+            model_load_timeout=self.model_load_timeout,
+            fusion=self.fusion,
+            min_coverage=self.min_coverage,
+            min_similarity=self.min_similarity,
+        )
+
+    def token_problem(self) -> str | None:
+        """Why the token cannot be used, in one line naming what to set; None if it looks valid."""
+        if not self.telegram_bot_token:
+            return (
+                "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather"
+                " in .env or the environment."
+            )
+        if not TOKEN_PATTERN.match(self.telegram_bot_token):
+            return (
+                "TELEGRAM_BOT_TOKEN is malformed: expected '<digits>:<35 characters>'"
+                " as given by @BotFather."
+            )
+        return None
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Settings from `env` (default: os.environ) over the `.env` file's values."""
+    values: dict[str, str | None] = {}
+    if env_file is not None and env_file.is_file():
+        values.update(dotenv_values(env_file))
+    values.update(os.environ if env is None else env)
+    get = lambda name: (values.get(name) or "").strip() or None  # noqa: E731
+    model = get("EMBEDDING_MODEL")
+    return Settings(
+        telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
+        admin_user_ids=frozenset(_ids(get("ADMIN_USER_IDS"), "ADMIN_USER_IDS")),
+        allowed_chat_ids=(
+            frozenset(_ids(get("ALLOWED_CHAT_IDS"), "ALLOWED_CHAT_IDS"))
+            if get("ALLOWED_CHAT_IDS")
+            else None
+        ),
+        corpus_dir=Path(get("CORPUS_DIR") or "corpus"),
+        data_dir=Path(get("DATA_DIR") or "data"),
+        embedding_model=None
+        if model and model.lower() in ("none", "off")
+        else (model or DEFAULT_MODEL),
+        model_load_timeout=_number(get("MODEL_LOAD_TIMEOUT"), "MODEL_LOAD_TIMEOUT", 120.0),
+        rate_limit_questions=int(_number(get("RATE_LIMIT_QUESTIONS"), "RATE_LIMIT_QUESTIONS", 5)),
+        rate_limit_window=_number(
+            get("RATE_LIMIT_WINDOW_SECONDS"), "RATE_LIMIT_WINDOW_SECONDS", 60.0
+        ),
+        max_question_chars=int(_number(get("MAX_QUESTION_CHARS"), "MAX_QUESTION_CHARS", 500)),
+        telegram_api_base_url=get("TELEGRAM_API_BASE_URL") or PUBLIC_API_BASE_URL,
+        webhook_url=get("WEBHOOK_URL"),
+        webhook_secret=get("WEBHOOK_SECRET"),
+        webhook_listen=get("WEBHOOK_LISTEN") or "0.0.0.0",
+        webhook_port=int(_number(get("WEBHOOK_PORT"), "WEBHOOK_PORT", 8443)),
+        log_level=(get("LOG_LEVEL") or "INFO").upper(),
+        fusion=FusionConfig(
+            method=get("FUSION_METHOD") or "rrf",
+            lexical_weight=_number(get("FUSION_LEXICAL_WEIGHT"), "FUSION_LEXICAL_WEIGHT", 1.0),
+            dense_weight=_number(get("FUSION_DENSE_WEIGHT"), "FUSION_DENSE_WEIGHT", 1.0),
+        ),
+        min_coverage=_number(get("ANSWER_MIN_COVERAGE"), "ANSWER_MIN_COVERAGE", 0.5),
+        min_similarity=(
+            _number(get("ANSWER_MIN_SIMILARITY"), "ANSWER_MIN_SIMILARITY", 0.0)
+            if get("ANSWER_MIN_SIMILARITY")
+            else None
+        ),
+    )
+
+
+def _ids(raw: str | None, name: str) -> list[int]:
+    if not raw:
+        return []
+    try:
+        return [int(part) for part in re.split(r"[,\s]+", raw) if part]
+    except ValueError:
+        raise SettingsError(
+            f"{name} must be comma-separated numeric Telegram ids, got {raw!r}"
+        ) from None
+
+
+def _number(raw: str | None, name: str, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None

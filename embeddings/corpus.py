@@ -1,0 +1,272 @@
+"""Reading a folder of articles (.txt, .md with front matter, .jsonl) into `Article`s.
+
+A load never raises for bad input: each unreadable file (or bad JSONL line) becomes a
+`Skipped` entry with the reason, and the rest of the corpus still loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+TITLE_MAX_CHARS = 120
+
+_FURNITURE = re.compile(
+    r"^(\[[\w\s-]+\]|yorum\s*\(\d+\)|kaynak:?|paylaş|share|advertisement|reklam)$", re.IGNORECASE
+)
+_SOURCE_LINE = re.compile(r"^kaynak\s*:\s*(\S+)\s*$", re.IGNORECASE)
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
+
+
+@dataclass(frozen=True)
+class Article:
+    id: str
+    title: str
+    text: str  # paragraphs separated by "\n"
+    source_url: str | None = None
+    date: str | None = None
+    lang: str = "tr"
+    source_file: str = ""  # path relative to the corpus folder
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return [p for p in self.text.split("\n") if p.strip()]
+
+    @property
+    def content_hash(self) -> str:
+        """Changes whenever anything shown or indexed changes; drives incremental re-index."""
+        payload = json.dumps(
+            [self.title, self.text, self.source_url, self.date, self.lang], ensure_ascii=False
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
+
+@dataclass
+class LoadResult:
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def skipped_files(self) -> set[str]:
+        """Files that failed as a whole: their previously indexed articles must be kept."""
+        return {s.file.split(":", 1)[0] for s in self.skipped}
+
+
+class CorpusError(ValueError):
+    """A file that cannot become articles; the message is the user-facing reason."""
+
+
+def load_corpus(folder: Path) -> LoadResult:
+    """Load every supported file under `folder` (recursively, dot-files ignored)."""
+    result = LoadResult()
+    folder = Path(folder)
+    if not folder.is_dir():
+        result.skipped.append(Skipped(str(folder), "corpus folder does not exist"))
+        return result
+    seen: dict[str, str] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if path.is_dir() or path.name.lower() == "readme.md":
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            result.skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        loaded = load_file(path, rel)
+        result.skipped.extend(loaded.skipped)
+        for article in loaded.articles:
+            if article.id in seen:
+                result.skipped.append(
+                    Skipped(
+                        rel, f"duplicate article id {article.id!r} (also in {seen[article.id]})"
+                    )
+                )
+                continue
+            seen[article.id] = rel
+            result.articles.append(article)
+    return result
+
+
+def load_file(path: Path, rel: str | None = None) -> LoadResult:
+    """Load one file; errors come back as `Skipped`, never as exceptions."""
+    rel = rel or path.name
+    result = LoadResult()
+    try:
+        text = _read_text(path)
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            articles, line_errors = _parse_jsonl(text, rel)
+            result.skipped.extend(Skipped(f"{rel}:{n}", why) for n, why in line_errors)
+            if not articles and not line_errors:
+                raise CorpusError("empty file")
+        elif suffix == ".md":
+            articles = [_parse_markdown(text, rel)]
+        elif suffix == ".txt":
+            articles = [_parse_txt(text, rel)]
+        else:
+            raise CorpusError(f"unsupported file type {suffix or '(none)'}")
+    except CorpusError as err:
+        result.skipped.append(Skipped(rel, str(err)))
+        return result
+    except OSError as err:
+        result.skipped.append(Skipped(rel, f"unreadable: {err.strerror or err}"))
+        return result
+    result.articles.extend(articles)
+    return result
+
+
+def _read_text(path: Path) -> str:
+    size = path.stat().st_size
+    if size == 0:
+        raise CorpusError("empty file")
+    if size > MAX_FILE_BYTES:
+        raise CorpusError(f"too large ({size // 1_048_576} MiB; limit {MAX_FILE_BYTES >> 20} MiB)")
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise CorpusError("binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise CorpusError(
+            f"not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from None
+    if not text.strip():
+        raise CorpusError("empty file")
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+
+
+def _parse_txt(text: str, rel: str) -> Article:
+    """Seed format: one paragraph per line, `Kaynak: URL` for the source, furniture dropped."""
+    url = None
+    paragraphs = []
+    for raw in text.split("\n"):
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        if m := _SOURCE_LINE.match(line):
+            url = m.group(1)
+            continue
+        if _FURNITURE.match(line):
+            continue
+        paragraphs.append(line)
+    return _article({"text": "\n".join(paragraphs), "url": url}, default_id=_stem_id(rel), rel=rel)
+
+
+def _parse_markdown(text: str, rel: str) -> Article:
+    meta: dict = {}
+    if text.startswith("---"):
+        match = _FRONT_MATTER.match(text)
+        if not match:
+            raise CorpusError("malformed front matter: no closing '---' line")
+        try:
+            meta = yaml.safe_load(match.group(1)) or {}
+        except yaml.YAMLError as err:
+            reason = str(err).splitlines()[0]
+            raise CorpusError(f"malformed front matter: {reason}") from None
+        if not isinstance(meta, dict):
+            raise CorpusError("malformed front matter: expected key: value pairs")
+        text = text[match.end() :]
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text):
+        block = " ".join(block.split())
+        if block.startswith("#"):
+            heading = block.lstrip("#").strip()
+            meta.setdefault("title", heading)
+            if heading == meta.get("title"):
+                continue
+            block = heading
+        if block:
+            paragraphs.append(block)
+    meta["text"] = "\n".join(paragraphs)
+    return _article(meta, default_id=_stem_id(rel), rel=rel)
+
+
+def _parse_jsonl(text: str, rel: str) -> tuple[list[Article], list[tuple[int, str]]]:
+    articles, errors = [], []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise CorpusError("expected a JSON object")
+            if not isinstance(record.get("text"), str):
+                raise CorpusError("missing 'text' field")
+            paragraphs = [" ".join(p.split()) for p in record["text"].split("\n")]
+            record["text"] = "\n".join(p for p in paragraphs if p)
+            content = str(record.get("title")) + record["text"][:500]
+            default_id = (
+                "url-" + _short_hash(record["url"])
+                if record.get("url")
+                else f"{_stem_id(rel)}-{_short_hash(content)}"
+            )
+            articles.append(_article(record, default_id=default_id, rel=rel))
+        except json.JSONDecodeError as err:
+            errors.append((number, f"malformed JSON: {err.msg} (column {err.colno})"))
+        except CorpusError as err:
+            errors.append((number, str(err)))
+    return articles, errors
+
+
+def _article(meta: dict, *, default_id: str, rel: str) -> Article:
+    text = str(meta.get("text") or "").strip()
+    if not text:
+        raise CorpusError("no article text")
+    title = _clean_str(meta.get("title")) or title_from_text(text)
+    return Article(
+        id=_clean_str(meta.get("id")) or default_id,
+        title=title,
+        text=text,
+        source_url=_clean_str(meta.get("url") or meta.get("source_url")),
+        date=_clean_date(meta.get("date")),
+        lang=_clean_str(meta.get("lang")) or "tr",
+        source_file=rel,
+    )
+
+
+def title_from_text(text: str) -> str:
+    """First sentence, cut at a word boundary if long."""
+    first = _SENTENCE_END.split(text.split("\n", 1)[0], maxsplit=1)[0].strip()
+    if len(first) <= TITLE_MAX_CHARS:
+        return first.rstrip(".")
+    return first[:TITLE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def _clean_str(value: object) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _clean_date(value: object) -> str | None:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return _clean_str(value)
+
+
+def _stem_id(rel: str) -> str:
+    return rel.rsplit(".", 1)[0]
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

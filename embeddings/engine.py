@@ -1,0 +1,436 @@
+"""The retrieval engine: incremental indexing of a corpus folder and hybrid question answering.
+
+Readers never wait for an update: questions are answered from the last committed SQLite
+state (WAL) and the current `Snapshot` of the vector index; an update builds everything on
+the side and publishes it with one commit and one reference swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiosqlite
+import numpy as np
+
+from embeddings import lexical, store
+from embeddings.answer import Answer, Hit, best_sentence, is_strong
+from embeddings.config import EngineConfig
+from embeddings.corpus import Article, LoadResult, Skipped, load_corpus
+from embeddings.encoder import Encoder, load_encoder
+from embeddings.fusion import Ranking, fuse
+from embeddings.splitter import split_article
+from embeddings.text import detect_language, terms
+from embeddings.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "qabot.sqlite3"
+_NO_ENCODER = object()
+
+
+class IndexUpdateError(RuntimeError):
+    """An update failed; the index that was serving before is still serving."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a question is answered from; replaced whole, never mutated."""
+
+    vectors: VectorIndex | None
+    vector_file: str | None
+    articles: int
+    passages: int
+
+
+@dataclass
+class UpdateReport:
+    articles: int = 0
+    passages: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    kept: int = 0  # articles kept from the old index because their file failed to load
+    passages_added: int = 0
+    passages_removed: int = 0
+    embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.added or self.changed or self.removed or self.embedded)
+
+
+@dataclass(frozen=True)
+class Rankings:
+    """Per-question rankings of passage row ids, for evaluation."""
+
+    lexical: Ranking
+    dense: Ranking
+    fused: Ranking
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    articles: int
+    passages: int
+    model: str | None
+    vector_index: str | None  # "flat" / "hnsw"
+    index_bytes: int
+
+
+class Engine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        encoder: Encoder | None,
+        writer: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+    ) -> None:
+        self.config = config
+        self.encoder = encoder
+        self._writer = writer
+        self._reader_list = readers
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for conn in readers:
+            self._readers.put_nowait(conn)
+        self._snapshot = Snapshot(None, None, 0, 0)
+        self._update_lock = asyncio.Lock()
+        profile = encoder.profile if encoder else None
+        self.min_similarity = config.min_similarity or (profile.min_similarity if profile else 1.0)
+        self.fusion = dataclasses.replace(
+            config.fusion,
+            dense_weight=_first(config.fusion.dense_weight, profile and profile.dense_weight),
+            dense_weight_cross=_first(
+                config.fusion.dense_weight_cross, profile and profile.dense_weight_cross
+            ),
+        )
+
+    # ---- life cycle -------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, config: EngineConfig, encoder: Encoder | object | None = _NO_ENCODER
+    ) -> Engine:
+        """Open (creating if needed) the index in `config.data_dir` and load the model.
+
+        Pass `encoder` to share an already loaded model (evaluation, benchmarks).
+        """
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if encoder is _NO_ENCODER:
+            encoder = await asyncio.to_thread(
+                load_encoder,
+                config.model,
+                timeout=config.model_load_timeout,
+                batch_size=config.batch_size,
+            )
+        db = str(config.data_dir / DB_NAME)
+        writer = await store.connect(db)
+        readers = [
+            await store.connect(db, readonly=True) for _ in range(max(1, config.reader_connections))
+        ]
+        engine = cls(config, encoder, writer, readers)  # type: ignore[arg-type]
+        await engine._load_snapshot()
+        return engine
+
+    async def close(self) -> None:
+        for conn in (*self._reader_list, self._writer):
+            await conn.close()
+
+    async def __aenter__(self) -> Engine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def model_name(self) -> str | None:
+        return self.encoder.name if self.encoder else None
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    async def is_built(self) -> bool:
+        return await store.get_meta(self._writer, "indexed_at") is not None
+
+    async def _load_snapshot(self) -> None:
+        """Reload the saved vector index; rebuild it from the embedding cache if it is stale."""
+        articles, passages = await store.counts(self._writer)
+        vectors, name = None, None
+        if self.encoder and passages:
+            name = await store.get_meta(self._writer, "vector_file")
+            saved_model = await store.get_meta(self._writer, "vector_model")
+            path = self.config.data_dir / name if name else None
+            if path and path.exists() and saved_model == self.encoder.name:
+                vectors = await asyncio.to_thread(VectorIndex.load, path)
+            if vectors is None or len(vectors) != passages:
+                log.info("Vector index missing or stale; rebuilding it from the embedding cache.")
+                await self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    await self._embed_missing()
+                    vectors, name = await self._build_vectors()
+                    await self._writer.execute("COMMIT")
+                except BaseException:
+                    await self._writer.execute("ROLLBACK")
+                    raise
+        self._snapshot = Snapshot(vectors, name, articles, passages)
+        self._remove_stale_vector_files()
+
+    # ---- indexing ---------------------------------------------------------------------
+
+    async def update(self, corpus_dir: Path | None = None) -> UpdateReport:
+        """Bring the index in line with the corpus folder, touching only what changed."""
+        started = time.perf_counter()
+        loaded = await asyncio.to_thread(load_corpus, corpus_dir or self.config.corpus_dir)
+        return await self.apply(loaded, started=started)
+
+    async def apply(self, loaded: LoadResult, *, started: float | None = None) -> UpdateReport:
+        """Make the index hold exactly `loaded` (articles of failed files are kept)."""
+        started = started or time.perf_counter()
+        async with self._update_lock:
+            try:
+                report = await self._apply(loaded)
+            except Exception as err:
+                log.exception("Index update failed; the previous index keeps serving.")
+                raise IndexUpdateError(f"{type(err).__name__}: {err}") from err
+        report.seconds = time.perf_counter() - started
+        return report
+
+    async def _apply(self, loaded: LoadResult) -> UpdateReport:
+        existing = await store.article_hashes(self._writer)
+        failed_files = loaded.skipped_files
+        incoming = {a.id: a for a in loaded.articles}
+        added = [a for a in loaded.articles if a.id not in existing]
+        changed = [
+            a for a in loaded.articles if a.id in existing and existing[a.id][0] != a.content_hash
+        ]
+        gone = [i for i in existing if i not in incoming]
+        kept = [i for i in gone if existing[i][1] in failed_files]
+        removed = [i for i in gone if existing[i][1] not in failed_files]
+        report = UpdateReport(
+            added=len(added),
+            changed=len(changed),
+            removed=len(removed),
+            kept=len(kept),
+            skipped=loaded.skipped,
+        )
+        fresh = added + changed
+        prepared = await asyncio.to_thread(_prepare, fresh)
+        await self._writer.execute("BEGIN IMMEDIATE")
+        try:
+            report.passages_removed = await store.delete_articles(
+                self._writer, [a.id for a in changed] + removed
+            )
+            for article, passages, passage_terms in prepared:
+                await store.insert_article(self._writer, article, passages, passage_terms)
+                report.passages_added += len(passages)
+            vectors, name = self._snapshot.vectors, self._snapshot.vector_file
+            if self.encoder:
+                report.embedded = await self._embed_missing()
+                if fresh or removed or report.embedded or vectors is None:
+                    await store.prune_embeddings(self._writer, self.encoder.name)
+                    vectors, name = await self._build_vectors()
+            await store.set_meta(self._writer, "indexed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+            report.articles, report.passages = await store.counts(self._writer)
+            await self._writer.execute("COMMIT")
+        except BaseException:
+            await self._writer.execute("ROLLBACK")
+            raise
+        self._snapshot = Snapshot(vectors, name, report.articles, report.passages)
+        self._remove_stale_vector_files()
+        return report
+
+    async def _embed_missing(self) -> int:
+        """Embed what the cache lacks for the current model, in the caller's transaction."""
+        assert self.encoder is not None
+        missing = await store.passages_without_embedding(self._writer, self.encoder.name)
+        chunk = 512
+        for start in range(0, len(missing), chunk):
+            part = missing[start : start + chunk]
+            vectors = await asyncio.to_thread(self.encoder.encode_passages, [t for _, t in part])
+            await store.store_embeddings(
+                self._writer, self.encoder.name, [i for i, _ in part], vectors
+            )
+        return len(missing)
+
+    async def _build_vectors(self) -> tuple[VectorIndex, str]:
+        """Build the FAISS index from cached embeddings and save it under a new name.
+
+        The file is only referenced by the database once the caller commits, so a crash
+        before that leaves the previous index in force.
+        """
+        assert self.encoder is not None
+        ids, vectors = await store.all_embeddings(self._writer, self.encoder.name)
+        if not len(ids):
+            vectors = np.zeros((0, self.encoder.dim), dtype=np.float32)
+        index = await asyncio.to_thread(
+            VectorIndex.build, vectors, ids, hnsw_threshold=self.config.hnsw_threshold
+        )
+        name = f"vectors-{time.time_ns()}.faiss"
+        await asyncio.to_thread(index.save, self.config.data_dir / name)
+        await store.set_meta(self._writer, "vector_file", name)
+        await store.set_meta(self._writer, "vector_model", self.encoder.name)
+        return index, name
+
+    def _remove_stale_vector_files(self) -> None:
+        """Vector files of earlier generations (or of a failed update) are garbage."""
+        for path in self.config.data_dir.glob("vectors-*.faiss*"):
+            if path.name != self._snapshot.vector_file:
+                path.unlink(missing_ok=True)
+
+    # ---- answering --------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = await self._readers.get()
+        try:
+            yield conn
+        finally:
+            self._readers.put_nowait(conn)
+
+    async def ask(self, question: str, k: int = 5) -> Answer:
+        """The best `k` passages for a question, each with its answering sentence."""
+        started = time.perf_counter()
+        question = " ".join(question.split())
+        snap = self._snapshot
+        query, qvec, fused = await self.retrieve(question, max(self.fusion.depth, k), snap=snap)
+        async with self._reader() as conn:
+            stored = await store.fetch_passages(conn, [rowid for rowid, _ in fused[:k]])
+        rows = [(stored[r], score) for r, score in fused[:k] if r in stored]
+        hits = await asyncio.to_thread(self._hits, rows, query, qvec, snap)
+        return Answer(
+            question=question,
+            answered=any(not hit.weak for hit in hits),
+            passages=hits,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            language=detect_language(question),
+        )
+
+    async def retrieve(
+        self,
+        question: str,
+        depth: int,
+        *,
+        query_vector: np.ndarray | None = None,
+        snap: Snapshot | None = None,
+    ) -> tuple[lexical.QueryTerms, np.ndarray | None, Ranking]:
+        """Lexical and dense search side by side, fused: (query terms, query vector, ranking).
+
+        `query_vector` skips encoding (benchmarks time retrieval without the model).
+        """
+        snap = snap or self._snapshot
+        (query, lex), (qvec, dense) = await asyncio.gather(
+            self._lexical(question, snap, depth),
+            asyncio.to_thread(self._dense, question, snap, depth, query_vector),
+        )
+        return query, qvec, fuse(lex, dense, self.fusion, query.vocabulary_coverage)
+
+    async def _lexical(
+        self, question: str, snap: Snapshot, depth: int
+    ) -> tuple[lexical.QueryTerms, Ranking]:
+        async with self._reader() as conn:
+            query = await lexical.query_terms(conn, terms(question), snap.passages)
+            return query, await lexical.search(conn, query, depth)
+
+    def _dense(
+        self, question: str, snap: Snapshot, depth: int, qvec: np.ndarray | None = None
+    ) -> tuple[np.ndarray | None, Ranking]:
+        if self.encoder is None or snap.vectors is None:
+            return None, []
+        if qvec is None:
+            qvec = self.encoder.encode_queries([question])[0]
+        return qvec, snap.vectors.search(qvec, depth)
+
+    def _hits(
+        self,
+        rows: list[tuple[store.StoredPassage, float]],
+        query: lexical.QueryTerms,
+        qvec: np.ndarray | None,
+        snap: Snapshot,
+    ) -> list[Hit]:
+        sentence_sims: list[np.ndarray | None] = [None] * len(rows)
+        passage_sims: list[float | None] = [None] * len(rows)
+        if qvec is not None and self.encoder is not None and rows:
+            flat = [s for p, _ in rows for s in p.sentences]
+            sims = self.encoder.encode_passages(flat) @ qvec
+            offset = 0
+            for i, (p, _) in enumerate(rows):
+                sentence_sims[i] = sims[offset : offset + len(p.sentences)]
+                offset += len(p.sentences)
+                if snap.vectors is not None:
+                    passage_sims[i] = snap.vectors.similarity(qvec, p.rowid)
+        hits = []
+        for (p, score), sims, similarity in zip(rows, sentence_sims, passage_sims, strict=True):
+            coverage = query.coverage(set(terms(p.ranking_text)))
+            hits.append(
+                Hit(
+                    passage_id=p.id,
+                    article_id=p.article_id,
+                    text=p.text,
+                    highlight=best_sentence(p.sentences, query, sims),
+                    score=score,
+                    title=p.title,
+                    source_url=p.source_url,
+                    date=p.date,
+                    coverage=coverage,
+                    similarity=similarity,
+                    weak=not is_strong(
+                        coverage, similarity, self.config.min_coverage, self.min_similarity
+                    ),
+                )
+            )
+        return hits
+
+    async def rankings(self, questions: list[str], depth: int = 100) -> list[Rankings]:
+        """Lexical, dense and fused rankings for many questions (model called once)."""
+        snap = self._snapshot
+        qvecs = None
+        if self.encoder is not None and snap.vectors is not None:
+            qvecs = await asyncio.to_thread(self.encoder.encode_queries, questions)
+        out = []
+        for i, question in enumerate(questions):
+            query, lex = await self._lexical(question, snap, depth)
+            dense = snap.vectors.search(qvecs[i], depth) if qvecs is not None else []
+            fused = fuse(lex, dense, self.fusion, query.vocabulary_coverage)
+            out.append(Rankings(lex, dense, fused))
+        return out
+
+    async def passage_articles(self) -> dict[int, str]:
+        """Passage row id → article id, to score rankings at article level."""
+        async with (
+            self._reader() as conn,
+            conn.execute("SELECT rowid, article_id FROM passages") as cur,
+        ):
+            return {row[0]: row[1] async for row in cur}
+
+    async def stats(self) -> IndexStats:
+        snap = self._snapshot
+        size = sum(p.stat().st_size for p in self.config.data_dir.glob("*") if p.is_file())
+        return IndexStats(
+            articles=snap.articles,
+            passages=snap.passages,
+            model=self.model_name,
+            vector_index=snap.vectors.kind if snap.vectors else None,
+            index_bytes=size,
+        )
+
+
+def _first(*values: float | None) -> float | None:
+    return next((v for v in values if v is not None), None)
+
+
+def _prepare(articles: list[Article]) -> list[tuple[Article, list, list[str]]]:
+    """Split and stem off the event loop: (article, passages, space-joined terms per passage)."""
+    out = []
+    for article in articles:
+        passages = split_article(article)
+        out.append((article, passages, [" ".join(terms(p.ranking_text)) for p in passages]))
+    return out

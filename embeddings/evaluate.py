@@ -1,0 +1,87 @@
+"""Passage-retrieval evaluation on a SQuAD-format file (XQuAD): Recall@k, MRR@10, nDCG@10.
+
+Each paragraph becomes an article; a question is scored on the rank of the paragraph it was
+written on, a paragraph ranking where it first appears among the ranked passages (so the
+evaluation measures the real pipeline, passage splitting included).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.corpus import Article, title_from_text
+from embeddings.engine import Engine
+from embeddings.fusion import Ranking
+
+CUTOFFS = (1, 5, 10)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    article_id: str
+
+
+def load_squad(
+    path: Path, questions_path: Path | None = None
+) -> tuple[list[Article], list[Question]]:
+    """Paragraphs as articles and their questions; `questions_path` supplies the question
+    texts from a parallel file (same question ids), e.g. English questions on Turkish text."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    replacements: dict[str, str] = {}
+    if questions_path:
+        for doc in json.loads(Path(questions_path).read_text(encoding="utf-8"))["data"]:
+            for para in doc["paragraphs"]:
+                replacements.update({qa["id"]: qa["question"] for qa in para["qas"]})
+    articles, questions = [], []
+    for d, doc in enumerate(data):
+        for p, para in enumerate(doc["paragraphs"]):
+            text = " ".join(para["context"].replace("\ufeff", "").split())
+            article_id = f"{d:03d}-{p:02d}"
+            articles.append(Article(id=article_id, title=title_from_text(text), text=text))
+            for qa in para["qas"]:
+                if questions_path and qa["id"] not in replacements:
+                    raise ValueError(f"question {qa['id']} missing from {questions_path}")
+                questions.append(Question(replacements.get(qa["id"], qa["question"]), article_id))
+    return articles, questions
+
+
+def metrics(ranks: list[int | None]) -> dict[str, float]:
+    """`ranks` are 1-based ranks of the relevant paragraph, None when not retrieved."""
+    n = len(ranks) or 1
+    out = {f"recall@{k}": sum(1 for r in ranks if r and r <= k) / n for k in CUTOFFS}
+    out["mrr@10"] = sum(1 / r for r in ranks if r and r <= 10) / n
+    out["ndcg@10"] = sum(1 / math.log2(r + 1) for r in ranks if r and r <= 10) / n
+    return {key: round(value, 4) for key, value in out.items()}
+
+
+def article_rank(ranking: Ranking, article_of: dict[int, str], target: str) -> int | None:
+    seen: list[str] = []
+    for rowid, _ in ranking:
+        article = article_of.get(rowid)
+        if article is None or article in seen:
+            continue
+        seen.append(article)
+        if article == target:
+            return len(seen)
+    return None
+
+
+async def evaluate(engine: Engine, questions: list[Question]) -> dict[str, dict | None]:
+    """Metrics for the lexical, dense and fused rankings of an engine already indexed."""
+    article_of = await engine.passage_articles()
+    rankings = await engine.rankings([q.text for q in questions])
+    result: dict[str, dict | None] = {}
+    for name in ("lexical", "dense", "fused"):
+        if name == "dense" and engine.snapshot.vectors is None:
+            result[name] = None
+            continue
+        ranks = [
+            article_rank(getattr(r, name), article_of, q.article_id)
+            for r, q in zip(rankings, questions, strict=True)
+        ]
+        result[name] = metrics(ranks)
+    return result

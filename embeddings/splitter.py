@@ -1,0 +1,194 @@
+"""Sentence-aware splitting of articles into overlapping passages.
+
+Passages are the unit that is ranked, embedded and quoted, so they are a few whole
+sentences (never a cut mid-sentence), small enough for the embedding model's token limit,
+with one sentence of overlap so an answer that straddles two passages is whole in one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from embeddings.corpus import Article
+
+MAX_WORDS = 100  # ~200 multilingual-e5 tokens for Turkish text; the model's limit is 512
+MIN_WORDS = 60  # below this a passage keeps taking sentences past a paragraph break
+
+# Abbreviations after which a period does not end a Turkish (or English) sentence.
+ABBREVIATIONS = frozenset(
+    [
+        "dr",
+        "prof",
+        "doç",
+        "doc",
+        "yrd",
+        "av",
+        "müh",
+        "muh",
+        "sn",
+        "bkz",
+        "vb",
+        "vs",
+        "örn",
+        "orn",
+        "yy",
+        "mah",
+        "cad",
+        "sok",
+        "apt",
+        "no",
+        "tel",
+        "st",
+        "mr",
+        "mrs",
+        "ms",
+        "jr",
+        "sr",
+        "inc",
+        "ltd",
+        "şti",
+        "sti",
+        "co",
+        "corp",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "yön",
+        "hz",
+        "age",
+        "alb",
+        "kur",
+        "bşk",
+        "bsk",
+        "ort",
+        "tic",
+        "san",
+    ]
+)
+_CANDIDATE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
+_NEXT_STARTS_SENTENCE = re.compile(r"[\"'“‘(\[]*[A-ZÇĞİÖŞÜ0-9]")
+_LAST_TOKEN = re.compile(r"(\S+)$")
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    article_id: str
+    position: int
+    sentences: tuple[str, ...]
+    paragraph_starts: tuple[bool, ...]  # sentence i opens a new paragraph
+    title: str
+    title_in_text: bool  # the title was derived from the text, so it adds nothing to ranking
+
+    @property
+    def text(self) -> str:
+        return join_sentences(self.sentences, self.paragraph_starts)
+
+    @property
+    def ranking_text(self) -> str:
+        """What is embedded and lexically indexed: a real title gives a passage its topic."""
+        return self.text if self.title_in_text else f"{self.title}\n{self.text}"
+
+
+def join_sentences(sentences: tuple[str, ...], paragraph_starts: tuple[bool, ...]) -> str:
+    """Display text: sentences joined by spaces, paragraphs by newlines."""
+    parts = [sentences[0]]
+    for sentence, starts in zip(sentences[1:], paragraph_starts[1:], strict=True):
+        parts.append(("\n" if starts else " ") + sentence)
+    return "".join(parts)
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Split one paragraph into sentences without breaking at "13." or "Dr."."""
+    sentences, start = [], 0
+    for match in _CANDIDATE.finditer(paragraph):
+        end = match.end()
+        if not _NEXT_STARTS_SENTENCE.match(paragraph, end):
+            continue
+        token = _LAST_TOKEN.search(paragraph, start, match.start() + 1)
+        word = token.group(1).rstrip(".!?…").lower() if token else ""
+        if match.group().startswith(".") and _is_non_terminal(word):
+            continue
+        sentences.append(paragraph[start:end].strip())
+        start = end
+    tail = paragraph[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _is_non_terminal(word: str) -> bool:
+    """Ordinals ("13."), initials ("K."), abbreviations ("Prof.") and dotted acronyms."""
+    if word.isdigit():
+        return len(word) <= 3
+    bare = word.lstrip("(\"'“‘")
+    return len(bare) == 1 or bare in ABBREVIATIONS or "." in bare
+
+
+def split_article(article: Article, max_words: int = MAX_WORDS) -> list[Passage]:
+    """Greedy packing of sentences into passages with one sentence of overlap."""
+    units: list[tuple[str, bool]] = []  # (sentence, starts a paragraph)
+    for paragraph in article.paragraphs:
+        for i, sentence in enumerate(split_sentences(paragraph)):
+            units.extend((piece, i == 0) for piece in _cap_words(sentence, max_words))
+    windows: list[list[tuple[str, bool]]] = []
+    current: list[tuple[str, bool]] = []
+    words = fresh = 0  # fresh: sentences not already carried over from the previous passage
+    for unit in units:
+        n = len(unit[0].split())
+        full = words + n > max_words
+        if current and fresh and (full or (unit[1] and words >= MIN_WORDS)):
+            windows.append(current)
+            # One sentence of overlap, unless it alone would overflow with the next one or
+            # is the whole window (the next passage would then contain this one).
+            keep = current[-1]
+            kept = len(keep[0].split())
+            if len(current) > 1 and kept + n <= max_words:
+                current, words, fresh = [keep], kept, 0
+            else:
+                current, words, fresh = [], 0, 0
+        current.append(unit)
+        words += n
+        fresh += 1
+    if current and fresh:
+        windows.append(current)
+    title_in_text = article.text.startswith(article.title.rstrip("…"))
+    passages: list[Passage] = []
+    seen: set[str] = set()
+    for window in windows:
+        sentences = tuple(s for s, _ in window)
+        starts = (True, *(flag for _, flag in window[1:]))
+        pid = passage_id(article, sentences, starts)
+        if pid in seen:  # a repeated block of text adds nothing to retrieval
+            continue
+        seen.add(pid)
+        passages.append(
+            Passage(
+                id=pid,
+                article_id=article.id,
+                position=len(passages),
+                sentences=sentences,
+                paragraph_starts=starts,
+                title=article.title,
+                title_in_text=title_in_text,
+            )
+        )
+    return passages
+
+
+def passage_id(article: Article, sentences: tuple[str, ...], starts: tuple[bool, ...]) -> str:
+    """Content hash: the same article text always yields the same passage ids."""
+    layout = "".join("1" if flag else "0" for flag in starts)
+    payload = "\x1f".join((article.id, article.title, layout, *sentences))
+    return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+def _cap_words(sentence: str, max_words: int) -> list[str]:
+    """A run-on "sentence" longer than a passage is cut into word windows."""
+    tokens = sentence.split()
+    if len(tokens) <= max_words:
+        return [sentence]
+    return [" ".join(tokens[i : i + max_words]) for i in range(0, len(tokens), max_words)]

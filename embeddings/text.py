@@ -1,0 +1,251 @@
+"""Turkish-aware normalisation, tokenisation and stemming for the lexical index.
+
+Index text and questions go through the same `terms()` so they always meet on the same
+vocabulary: Turkish casing first (İ→i, I→ı, which `str.lower` gets wrong), Snowball
+Turkish stemming on the properly spelt word, and only then diacritics folded away so that a
+question typed on a keyboard without Turkish letters still finds its words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+_TURKISH_UPPER = str.maketrans({"I": "ı", "İ": "i"})
+# Folding applied after stemming: Turkish letters and circumflexes to plain ASCII.
+_FOLD = str.maketrans("ıçğöşüâîû", "icgosuaiu")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_TURKISH_LETTERS = set("çğışöüÇĞİŞÖÜ")
+
+# Question words and function words in both query languages. Dropping them keeps BM25 from
+# rewarding passages for "ne", "kim", "the", "what" and keeps FTS5 posting lists short.
+STOPWORDS_TR = frozenset(
+    [
+        "acaba",
+        "ama",
+        "ancak",
+        "artık",
+        "aslında",
+        "az",
+        "bazı",
+        "belki",
+        "ben",
+        "beni",
+        "benim",
+        "bile",
+        "bir",
+        "biri",
+        "birkaç",
+        "birşey",
+        "biz",
+        "bize",
+        "bizi",
+        "bu",
+        "buna",
+        "bunda",
+        "bundan",
+        "bunu",
+        "bunun",
+        "burada",
+        "çok",
+        "çünkü",
+        "da",
+        "daha",
+        "de",
+        "defa",
+        "diye",
+        "dolayı",
+        "en",
+        "gibi",
+        "göre",
+        "hangi",
+        "hangisi",
+        "hem",
+        "hep",
+        "hepsi",
+        "her",
+        "herhangi",
+        "hiç",
+        "için",
+        "ile",
+        "ise",
+        "işte",
+        "kaç",
+        "kadar",
+        "kendi",
+        "kez",
+        "ki",
+        "kim",
+        "kime",
+        "kimi",
+        "kimin",
+        "mı",
+        "mi",
+        "mu",
+        "mü",
+        "nasıl",
+        "ne",
+        "neden",
+        "nedir",
+        "nerede",
+        "nereye",
+        "niçin",
+        "niye",
+        "o",
+        "ona",
+        "onda",
+        "ondan",
+        "onlar",
+        "onu",
+        "onun",
+        "olan",
+        "olarak",
+        "oldu",
+        "olduğu",
+        "olduğunu",
+        "olmak",
+        "olur",
+        "şey",
+        "şu",
+        "şuna",
+        "şunu",
+        "sonra",
+        "tarafından",
+        "üzere",
+        "ve",
+        "veya",
+        "ya",
+        "yani",
+        "yine",
+    ]
+)
+STOPWORDS_EN = frozenset(
+    [
+        "a",
+        "about",
+        "after",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "being",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "may",
+        "might",
+        "of",
+        "on",
+        "or",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "was",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+
+_stemmer = Stemmer.Stemmer("turkish")
+
+
+def turkish_lower(text: str) -> str:
+    """Lower-case with Turkish dotted/dotless i rules, NFC-composed."""
+    return unicodedata.normalize("NFC", text).translate(_TURKISH_UPPER).lower()
+
+
+def fold(text: str) -> str:
+    """Strip diacritics (Turkish letters and any other Latin accents) to plain ASCII letters."""
+    text = text.translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; an apostrophe suffix ("Hanoi'de") is cut off as Turkish does."""
+    out = []
+    for match in _WORD.finditer(turkish_lower(text)):
+        token = match.group()
+        cut = max(token.find("'"), token.find("’"))
+        out.append(token[:cut] if cut > 0 else token)
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """Snowball Turkish stem of a lower-cased word, then folded to ASCII."""
+    if word.isdigit():
+        return word
+    return fold(_stemmer.stemWord(word))
+
+
+_STOP_FOLDED = frozenset(fold(w) for w in STOPWORDS_TR | STOPWORDS_EN)
+
+
+def terms(text: str) -> list[str]:
+    """Index/query terms: stemmed, folded, stopwords dropped. Order and repeats are kept."""
+    out = []
+    for word in words(text):
+        if fold(word) in _STOP_FOLDED:
+            continue
+        out.append(stem(word))
+    return out
+
+
+def detect_language(text: str) -> str:
+    """'tr' or 'en' for a question, to answer in the asker's language.
+
+    Turkish letters or more Turkish than English function words mean Turkish; anything
+    else is treated as English (the other supported query language).
+    """
+    if any(c in _TURKISH_LETTERS for c in text):
+        return "tr"
+    tokens = words(text)
+    tr = sum(t in STOPWORDS_TR for t in tokens)
+    en = sum(t in STOPWORDS_EN for t in tokens)
+    return "tr" if tr > en else "en"

@@ -115,16 +115,15 @@ def load_settings(
         webhook_port=int(_number(get("WEBHOOK_PORT"), "WEBHOOK_PORT", 8443)),
         log_level=(get("LOG_LEVEL") or "INFO").upper(),
         fusion=FusionConfig(
-            method=get("FUSION_METHOD") or "rrf",
+            method=_choice(get("FUSION_METHOD"), "FUSION_METHOD", ("rrf", "score")),
             lexical_weight=_number(get("FUSION_LEXICAL_WEIGHT"), "FUSION_LEXICAL_WEIGHT", 1.0),
-            dense_weight=_number(get("FUSION_DENSE_WEIGHT"), "FUSION_DENSE_WEIGHT", 1.0),
+            dense_weight=_optional(get("FUSION_DENSE_WEIGHT"), "FUSION_DENSE_WEIGHT"),
+            dense_weight_cross=_optional(
+                get("FUSION_DENSE_WEIGHT_CROSS"), "FUSION_DENSE_WEIGHT_CROSS"
+            ),
         ),
         min_coverage=_number(get("ANSWER_MIN_COVERAGE"), "ANSWER_MIN_COVERAGE", 0.5),
-        min_similarity=(
-            _number(get("ANSWER_MIN_SIMILARITY"), "ANSWER_MIN_SIMILARITY", 0.0)
-            if get("ANSWER_MIN_SIMILARITY")
-            else None
-        ),
+        min_similarity=_optional(get("ANSWER_MIN_SIMILARITY"), "ANSWER_MIN_SIMILARITY"),
     )
 
 
@@ -137,6 +136,18 @@ def _ids(raw: str | None, name: str) -> list[int]:
         raise SettingsError(
             f"{name} must be comma-separated numeric Telegram ids, got {raw!r}"
         ) from None
+
+
+def _optional(raw: str | None, name: str) -> float | None:
+    """Unset means "the model's measured default" (see embeddings/encoder.py)."""
+    return None if raw is None else _number(raw, name, 0.0)
+
+
+def _choice(raw: str | None, name: str, choices: tuple[str, ...]) -> str:
+    value = (raw or choices[0]).lower()
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
 
 
 def _number(raw: str | None, name: str, default: float) -> float:

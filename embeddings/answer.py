@@ -65,12 +65,16 @@ def is_strong(
 
 
 def best_sentence(
-    sentences: tuple[str, ...], query: QueryTerms, similarities: np.ndarray | None
+    sentences: tuple[str, ...],
+    query: QueryTerms,
+    similarities: np.ndarray | None,
+    focus: frozenset[str] = frozenset(),
 ) -> str:
-    """The sentence to highlight: most of the question's rare words, plus model similarity."""
+    """The sentence to highlight: most of the question's rare words, the relation asked
+    about (`focus`) counting double, plus model similarity when there is a model."""
     best, best_score = sentences[0], -1.0
     for i, sentence in enumerate(sentences):
-        score = query.coverage(set(terms(sentence)))
+        score = query.coverage(set(terms(sentence)), focus)
         if similarities is not None:
             score += float(similarities[i])
         if score > best_score:

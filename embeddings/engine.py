@@ -25,8 +25,8 @@ from embeddings.config import EngineConfig
 from embeddings.corpus import Article, LoadResult, Skipped, load_corpus
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.fusion import Ranking, fuse
-from embeddings.splitter import split_article
-from embeddings.text import detect_language, terms
+from embeddings.splitter import Passage, split_article
+from embeddings.text import ANALYZER_VERSION, detect_language, focus_terms, terms
 from embeddings.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,10 @@ class Engine:
 
     async def _apply(self, loaded: LoadResult) -> UpdateReport:
         existing = await store.article_hashes(self._writer)
+        if await store.get_meta(self._writer, "analyzer") != ANALYZER_VERSION:
+            # Terms from another analyzer version would not match today's questions:
+            # re-analyse every article (embeddings stay cached, keyed by passage id).
+            existing = {key: ("", source) for key, (_, source) in existing.items()}
         failed_files = loaded.skipped_files
         incoming = {a.id: a for a in loaded.articles}
         added = [a for a in loaded.articles if a.id not in existing]
@@ -239,6 +243,7 @@ class Engine:
                     await store.prune_embeddings(self._writer, self.encoder.name)
                     vectors, name = await self._build_vectors()
             await store.set_meta(self._writer, "indexed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
+            await store.set_meta(self._writer, "analyzer", ANALYZER_VERSION)
             report.articles, report.passages = await store.counts(self._writer)
             await self._writer.execute("COMMIT")
         except BaseException:
@@ -305,7 +310,7 @@ class Engine:
         async with self._reader() as conn:
             stored = await store.fetch_passages(conn, [rowid for rowid, _ in fused[:k]])
         rows = [(stored[r], score) for r, score in fused[:k] if r in stored]
-        hits = await asyncio.to_thread(self._hits, rows, query, qvec, snap)
+        hits = await asyncio.to_thread(self._hits, question, rows, query, qvec, snap)
         return Answer(
             question=question,
             answered=any(not hit.weak for hit in hits),
@@ -351,6 +356,7 @@ class Engine:
 
     def _hits(
         self,
+        query_text: str,
         rows: list[tuple[store.StoredPassage, float]],
         query: lexical.QueryTerms,
         qvec: np.ndarray | None,
@@ -367,6 +373,7 @@ class Engine:
                 offset += len(p.sentences)
                 if snap.vectors is not None:
                     passage_sims[i] = snap.vectors.similarity(qvec, p.rowid)
+        focus = focus_terms(query_text)
         hits = []
         for (p, score), sims, similarity in zip(rows, sentence_sims, passage_sims, strict=True):
             coverage = query.coverage(set(terms(p.ranking_text)))
@@ -375,7 +382,7 @@ class Engine:
                     passage_id=p.id,
                     article_id=p.article_id,
                     text=p.text,
-                    highlight=best_sentence(p.sentences, query, sims),
+                    highlight=best_sentence(p.sentences, query, sims, focus),
                     score=score,
                     title=p.title,
                     source_url=p.source_url,
@@ -427,7 +434,7 @@ def _first(*values: float | None) -> float | None:
     return next((v for v in values if v is not None), None)
 
 
-def _prepare(articles: list[Article]) -> list[tuple[Article, list, list[str]]]:
+def _prepare(articles: list[Article]) -> list[tuple[Article, list[Passage], list[str]]]:
     """Split and stem off the event loop: (article, passages, space-joined terms per passage)."""
     out = []
     for article in articles:

@@ -31,12 +31,14 @@ class QueryTerms:
         question in the corpus language, near 0 for one in another language."""
         return self.coverage(set(self.df))
 
-    def coverage(self, passage_terms: set[str]) -> float:
-        """Share of the question's IDF weight that a passage contains."""
-        weight = sum(self.idf(t) for t in self.terms)
-        if weight == 0:
+    def coverage(self, passage_terms: set[str], boost: frozenset[str] = frozenset()) -> float:
+        """Share of the question's IDF weight that a passage contains (`boost` terms count
+        double)."""
+        weights = {t: self.idf(t) * (2.0 if t in boost else 1.0) for t in self.terms}
+        total = sum(weights.values())
+        if total == 0:
             return 0.0
-        return sum(self.idf(t) for t in self.terms if t in passage_terms) / weight
+        return sum(w for t, w in weights.items() if t in passage_terms) / total
 
 
 async def query_terms(conn: aiosqlite.Connection, terms: list[str], total: int) -> QueryTerms:

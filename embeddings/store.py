@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_by_article ON passages (article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5 (
-    terms, tokenize = 'unicode61 remove_diacritics 0'
+    terms, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab (passages_fts, row);
 CREATE TABLE IF NOT EXISTS embeddings (
@@ -121,7 +121,10 @@ async def delete_articles(conn: aiosqlite.Connection, ids: Iterable[str]) -> int
 
 
 async def insert_article(
-    conn: aiosqlite.Connection, article: Article, passages: list[Passage], terms: list[str]
+    conn: aiosqlite.Connection,
+    article: Article,
+    passages: list[Passage],
+    terms: list[str],
 ) -> None:
     """Insert one article, its passages and their lexical terms (one string per passage)."""
     await conn.execute(

@@ -90,6 +90,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--questions", type=Path, help="parallel SQuAD file to take the questions from")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--answerability",
+        action="store_true",
+        help="also report how often 'answered' is true with the source article indexed "
+        "and with it held out (adds an 'answerability' key to the JSON)",
+    )
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("bench", parents=[common], help="latency, throughput and memory benchmark")
@@ -162,7 +168,7 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from embeddings.corpus import LoadResult
-    from embeddings.evaluate import evaluate, load_squad
+    from embeddings.evaluate import answerability, evaluate, load_squad
 
     articles, questions = load_squad(args.squad, args.questions)
     with tempfile.TemporaryDirectory(prefix="qabot-eval-") as tmp:
@@ -170,6 +176,8 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         async with await Engine.open(config) as engine:
             await engine.apply(LoadResult(articles))
             result = await evaluate(engine, questions)
+            if args.answerability:
+                result["answerability"] = await answerability(engine, questions)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -179,9 +187,16 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     )
     keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]
     print(f"{'ranking':10s}" + "".join(f"{k:>11s}" for k in keys))
-    for name, values in result.items():
+    for name in ("lexical", "dense", "fused"):
+        values = result[name]
         row = "".join(f"{values[k]:>11.4f}" for k in keys) if values else "   (no model)"
         print(f"{name:10s}{row}")
+    if "answerability" in result:
+        rates = result["answerability"]
+        print(
+            f"answered: {rates['answered_in_corpus']:.1%} of questions with their article indexed,"
+            f" {rates['answered_held_out']:.1%} with it held out"
+        )
     return 0
 
 

@@ -43,7 +43,7 @@ class Settings:
     webhook_port: int = 8443
     log_level: str = "INFO"
     fusion: FusionConfig = field(default_factory=FusionConfig)
-    min_coverage: float = 0.5
+    min_coverage: float = 0.4
     min_similarity: float | None = None
 
     @property
@@ -122,7 +122,7 @@ def load_settings(
                 get("FUSION_DENSE_WEIGHT_CROSS"), "FUSION_DENSE_WEIGHT_CROSS"
             ),
         ),
-        min_coverage=_number(get("ANSWER_MIN_COVERAGE"), "ANSWER_MIN_COVERAGE", 0.5),
+        min_coverage=_number(get("ANSWER_MIN_COVERAGE"), "ANSWER_MIN_COVERAGE", 0.4),
         min_similarity=_optional(get("ANSWER_MIN_SIMILARITY"), "ANSWER_MIN_SIMILARITY"),
     )
 

@@ -21,6 +21,7 @@ import random
 import resource
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +49,7 @@ ARTICLES_PER_FILE = 1000
 WARMUP_QUESTIONS = 20
 ENCODE_SAMPLE = 2000  # passages encoded to measure throughput when the cache has them all
 TOP_K = 5
+PROGRESS_EVERY = 5000  # passages encoded between progress lines
 
 Summary = dict[str, float]
 
@@ -59,6 +61,7 @@ async def run_benchmark(config: EngineConfig, sizes: list[int], queries: int) ->
     result: dict[str, Any] = {
         "machine": _machine(),
         "model": config.model,
+        "commit": _commit(),
         "work_dir": str(work),
         "sizes": {},
     }
@@ -161,18 +164,22 @@ def write_corpus(folder: Path, passages: int) -> dict[str, int]:
 
 @dataclass
 class _TimedEncoder(Encoder):
-    """The engine's encoder, counting the passages it really encodes and the time taken."""
+    """The engine's encoder, counting the passages it really encodes and the time taken
+    (and reporting progress: a full encode of a large corpus takes hours on 2 cores)."""
 
+    size: int = 0  # corpus size, for the progress lines
     encoded: int = 0
     seconds: float = 0.0
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         began = time.perf_counter()
-        try:
-            return super().encode_passages(texts)
-        finally:
-            self.seconds += time.perf_counter() - began
-            self.encoded += len(texts)
+        vectors = super().encode_passages(texts)
+        self.seconds += time.perf_counter() - began
+        self.encoded += len(texts)
+        if self.encoded // PROGRESS_EVERY > (self.encoded - len(texts)) // PROGRESS_EVERY:
+            rate = self.encoded / self.seconds
+            _progress(self.size, f"encoded {self.encoded:,} passages ({rate:.1f}/s)")
+        return vectors
 
 
 def build_size(config: EngineConfig, size: int, folder: Path) -> dict[str, Any]:
@@ -222,7 +229,9 @@ async def _build_dense(
     """Bring the kept dense index up to date (embedding only what the cache lacks), re-index
     it unchanged, then time encoding and the FAISS build on their own."""
     encoder = _load(config)
-    timed = _TimedEncoder(encoder.name, encoder.model, encoder.prompts, encoder.batch_size)
+    timed = _TimedEncoder(
+        encoder.name, encoder.model, encoder.prompts, encoder.batch_size, size=size
+    )
     dense_config = replace(config, data_dir=folder / "index", corpus_dir=folder / "corpus")
     _progress(size, "dense index: opening (passages missing from the embedding cache are encoded)")
     async with await Engine.open(dense_config, encoder=timed) as engine:
@@ -374,6 +383,21 @@ def _progress(size: int, message: str) -> None:
 def _load_average() -> list[float]:
     """Other work on the machine skews every figure; the load average shows if there was any."""
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def _commit() -> str | None:
+    """The code measured: the engine changes under the README's figures."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip()
 
 
 def _machine() -> dict[str, Any]:

@@ -42,6 +42,6 @@ class EngineConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     # A passage answers the question when it covers this share of the question's
     # IDF-weighted terms, or (with a model) its cosine similarity reaches min_similarity.
-    min_coverage: float = 0.5
+    min_coverage: float = 0.4
     min_similarity: float | None = None  # None: the encoder's calibrated default
     reader_connections: int = 2

@@ -38,7 +38,7 @@ class ModelProfile:
 
 _PROFILES = {
     "e5": ModelProfile(dense_weight=1.0, dense_weight_cross=1.0, min_similarity=0.86),
-    "minilm": ModelProfile(dense_weight=0.0, dense_weight_cross=1.0, min_similarity=0.45),
+    "minilm": ModelProfile(dense_weight=0.0, dense_weight_cross=1.0, min_similarity=0.65),
 }
 _E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 

@@ -307,8 +307,7 @@ class Engine:
         question = " ".join(question.split())
         snap = self._snapshot
         query, qvec, fused = await self.retrieve(question, max(self.fusion.depth, k), snap=snap)
-        async with self._reader() as conn:
-            stored = await store.fetch_passages(conn, [rowid for rowid, _ in fused[:k]])
+        stored = await self.passages([rowid for rowid, _ in fused[:k]])
         rows = [(stored[r], score) for r, score in fused[:k] if r in stored]
         hits = await asyncio.to_thread(self._hits, question, rows, query, qvec, snap)
         return Answer(
@@ -363,7 +362,6 @@ class Engine:
         snap: Snapshot,
     ) -> list[Hit]:
         sentence_sims: list[np.ndarray | None] = [None] * len(rows)
-        passage_sims: list[float | None] = [None] * len(rows)
         if qvec is not None and self.encoder is not None and rows:
             flat = [s for p, _ in rows for s in p.sentences]
             sims = self.encoder.encode_passages(flat) @ qvec
@@ -371,12 +369,10 @@ class Engine:
             for i, (p, _) in enumerate(rows):
                 sentence_sims[i] = sims[offset : offset + len(p.sentences)]
                 offset += len(p.sentences)
-                if snap.vectors is not None:
-                    passage_sims[i] = snap.vectors.similarity(qvec, p.rowid)
         focus = focus_terms(query_text)
         hits = []
-        for (p, score), sims, similarity in zip(rows, sentence_sims, passage_sims, strict=True):
-            coverage = query.coverage(set(terms(p.ranking_text)))
+        for (p, score), sims in zip(rows, sentence_sims, strict=True):
+            coverage, similarity, strong = self.judge(query, qvec, p, snap)
             hits.append(
                 Hit(
                     passage_id=p.id,
@@ -389,12 +385,30 @@ class Engine:
                     date=p.date,
                     coverage=coverage,
                     similarity=similarity,
-                    weak=not is_strong(
-                        coverage, similarity, self.config.min_coverage, self.min_similarity
-                    ),
+                    weak=not strong,
                 )
             )
         return hits
+
+    def judge(
+        self,
+        query: lexical.QueryTerms,
+        qvec: np.ndarray | None,
+        passage: store.StoredPassage,
+        snap: Snapshot | None = None,
+    ) -> tuple[float, float | None, bool]:
+        """(coverage, similarity, strong): does this passage by itself answer the question?"""
+        vectors = (snap or self._snapshot).vectors
+        coverage = query.coverage(set(terms(passage.ranking_text)))
+        similarity = None
+        if qvec is not None and vectors is not None:
+            similarity = vectors.similarity(qvec, passage.rowid)
+        strong = is_strong(coverage, similarity, self.config.min_coverage, self.min_similarity)
+        return coverage, similarity, strong
+
+    async def passages(self, rowids: list[int]) -> dict[int, store.StoredPassage]:
+        async with self._reader() as conn:
+            return await store.fetch_passages(conn, rowids)
 
     async def rankings(self, questions: list[str], depth: int = 100) -> list[Rankings]:
         """Lexical, dense and fused rankings for many questions (model called once)."""

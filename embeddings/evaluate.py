@@ -7,6 +7,7 @@ evaluation measures the real pipeline, passage splitting included).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from dataclasses import dataclass
@@ -68,6 +69,34 @@ def article_rank(ranking: Ranking, article_of: dict[int, str], target: str) -> i
         if article == target:
             return len(seen)
     return None
+
+
+async def answerability(engine: Engine, questions: list[Question]) -> dict[str, float]:
+    """How often the engine says "answered": with the question's source article indexed
+    (should be high) and with that whole article held out of the ranking (should be low;
+    this is "not in the corpus" as a user meets it)."""
+    article_of = await engine.passage_articles()
+    qvecs = None
+    if engine.encoder is not None and engine.snapshot.vectors is not None:
+        qvecs = await asyncio.to_thread(engine.encoder.encode_queries, [q.text for q in questions])
+    answered = {"in_corpus": 0, "held_out": 0}
+    for i, question in enumerate(questions):
+        qvec = qvecs[i] if qvecs is not None else None
+        query, qvec, fused = await engine.retrieve(question.text, 100, query_vector=qvec)
+        group = _document(question.article_id)
+        held_out = [r for r, _ in fused if _document(article_of[r]) != group]
+        tops = {"in_corpus": fused[0][0] if fused else None, "held_out": next(iter(held_out), None)}
+        stored = await engine.passages([r for r in tops.values() if r is not None])
+        for case, rowid in tops.items():
+            if rowid is not None and engine.judge(query, qvec, stored[rowid])[2]:
+                answered[case] += 1
+    n = len(questions) or 1
+    return {f"answered_{case}": round(count / n, 4) for case, count in answered.items()}
+
+
+def _document(article_id: str) -> str:
+    """The SQuAD document a paragraph belongs to ("012-03" → "012")."""
+    return article_id.split("-", 1)[0]
 
 
 async def evaluate(engine: Engine, questions: list[Question]) -> dict[str, dict | None]:

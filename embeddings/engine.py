@@ -434,7 +434,9 @@ class Engine:
 
     async def stats(self) -> IndexStats:
         snap = self._snapshot
-        size = sum(p.stat().st_size for p in self.config.data_dir.glob("*") if p.is_file())
+        own = [DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", snap.vector_file]
+        paths = [self.config.data_dir / name for name in own if name]
+        size = sum(p.stat().st_size for p in paths if p.exists())
         return IndexStats(
             articles=snap.articles,
             passages=snap.passages,

@@ -1,0 +1,259 @@
+"""Admin handlers: /reload, /stats and adding documents to the corpus; refusals for others."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import html
+import logging
+import os
+import re
+import tempfile
+import time
+from pathlib import Path, PurePath
+
+from telegram import Document, Message, Update
+
+from bot.context import BotContext, Services
+from bot.messaging import message_of, reply, typing
+from bot.render import pack
+from bot.texts import Texts, texts_for
+from embeddings.corpus import SUPPORTED_SUFFIXES, Article, LoadResult, load_corpus, load_file
+from embeddings.engine import IndexUpdateError, UpdateReport
+
+log = logging.getLogger(__name__)
+
+UPLOAD_FOLDER = "uploads"  # inside the corpus folder: uploads never replace curated files
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # the Bot API's getFile limit
+MAX_LISTED = 10  # skipped files / titles named in a reply
+
+
+async def reload_index(update: Update, context: BotContext) -> None:
+    """Re-read the corpus folder; the old index answers questions until the new one is ready."""
+    message = message_of(update)
+    t = texts_for(message.from_user)
+    async with typing(message):
+        try:
+            report = await context.services.engine.update()
+        except IndexUpdateError as err:
+            await reply(message, [t.reload_failed.format(reason=html.escape(str(err)))])
+            return
+    log.info(
+        "Reload by %s: %d articles (+%d ~%d -%d), %d passages, %d files skipped, %.1f s",
+        _user_id(message),
+        report.articles,
+        report.added,
+        report.changed,
+        report.removed,
+        report.passages,
+        len(report.skipped),
+        report.seconds,
+    )
+    await reply(message, pack(_describe_update(report, t)))
+
+
+async def show_stats(update: Update, context: BotContext) -> None:
+    message = message_of(update)
+    t = texts_for(message.from_user)
+    services = context.services
+    stats = await services.engine.stats()
+    usage = await services.storage.usage()
+    median = usage.median_latency_ms
+    text = t.stats.format(
+        articles=stats.articles,
+        passages=stats.passages,
+        model=html.escape(stats.model) if stats.model else t.lexical_only,
+        size=_size(stats.index_bytes),
+        uptime=_duration(time.monotonic() - services.started),
+        questions=usage.questions,
+        answered=usage.answered,
+        median="—" if median is None else f"{median:.0f} ms",
+        up=usage.feedback_up,
+        down=usage.feedback_down,
+    )
+    await reply(message, [text])
+
+
+async def refuse_admin_command(update: Update, context: BotContext) -> None:
+    message = message_of(update)
+    log.warning(
+        "Refused %s from user %s in chat %s: not an admin",
+        (message.text or "").split(maxsplit=1)[0],
+        _user_id(message),
+        message.chat.id,
+    )
+    await reply(message, [texts_for(message.from_user).admin_only])
+
+
+async def refuse_document(update: Update, context: BotContext) -> None:
+    message = message_of(update)
+    log.warning("Refused a document upload from user %s: not an admin", _user_id(message))
+    await reply(message, [texts_for(message.from_user).upload_admin_only])
+
+
+async def add_document(update: Update, context: BotContext) -> None:
+    """An admin's .txt/.md/.jsonl: validated, saved under corpus/uploads/, indexed."""
+    message = message_of(update)
+    document = message.document
+    assert document is not None
+    t = texts_for(message.from_user)
+    name = _safe_name(document.file_name or "document")
+    if refusal := _unacceptable(document, name, t):
+        await reply(message, [refusal])
+        return
+    log.info("User %s uploads %s", _user_id(message), name)
+    async with typing(message):
+        content = bytes(await (await document.get_file()).download_as_bytearray())
+        lines = await _add_to_corpus(context.services, content, name, t)
+    await reply(message, pack(lines))
+
+
+def _unacceptable(document: Document, name: str, t: Texts) -> str | None:
+    """Why the upload is refused before it is even downloaded (type, size)."""
+    if PurePath(name).suffix not in SUPPORTED_SUFFIXES:
+        return t.upload_unsupported.format(name=html.escape(name))
+    size = document.file_size or 0
+    if size > MAX_DOWNLOAD_BYTES:
+        return t.upload_too_large.format(
+            name=html.escape(name), size=_size(size), limit=_size(MAX_DOWNLOAD_BYTES)
+        )
+    return None
+
+
+async def _add_to_corpus(services: Services, content: bytes, name: str, t: Texts) -> list[str]:
+    """Validate, save and index an upload; the reply lines: what was added, or why not."""
+    corpus_dir = services.settings.corpus_dir
+    rel = f"{UPLOAD_FOLDER}/{name}"
+    loaded = await asyncio.to_thread(_load_upload, content, name, rel)
+    if loaded.skipped or not loaded.articles:
+        reasons = [str(skipped) for skipped in loaded.skipped]
+        return [t.upload_refused.format(name=html.escape(name)), *_bullets(reasons)]
+    clashes = await asyncio.to_thread(_clashing_ids, loaded.articles, rel, corpus_dir)
+    if clashes:
+        return [t.upload_duplicate_ids.format(name=html.escape(name)), *_bullets(clashes)]
+    target = corpus_dir / rel
+    if target.is_file() and target.read_bytes() == content:
+        return [t.upload_same.format(name=html.escape(rel))]
+    await asyncio.to_thread(_save, target, content)
+    log.info("Saved %s into the corpus; indexing it", rel)
+    try:
+        report = await services.engine.update()
+    except IndexUpdateError as err:
+        return [t.upload_index_failed.format(name=html.escape(rel), reason=html.escape(str(err)))]
+    return _describe_upload(rel, loaded.articles, report, t)
+
+
+def _load_upload(content: bytes, name: str, rel: str) -> LoadResult:
+    """Parse the upload exactly as a corpus load will, before it goes into the corpus."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        return load_file(path, rel)
+
+
+def _clashing_ids(articles: list[Article], rel: str, corpus_dir: Path) -> list[str]:
+    """Article ids that would be duplicates: twice in the upload, or already in another file
+    (a corpus load keeps only one of them, so the upload would silently lose articles)."""
+    counts = collections.Counter(article.id for article in articles)
+    clashes = [f"{article_id} (×{n})" for article_id, n in counts.items() if n > 1]
+    existing = {
+        article.id: article.source_file
+        for article in load_corpus(corpus_dir).articles
+        if article.source_file != rel
+    }
+    clashes += [f"{a.id} ({existing[a.id]})" for a in articles if a.id in existing]
+    return clashes
+
+
+def _describe_upload(
+    rel: str, articles: list[Article], report: UpdateReport, t: Texts
+) -> list[str]:
+    header = t.upload_added.format(
+        name=html.escape(rel),
+        seconds=f"{report.seconds:.1f}",
+        count=len(articles),
+        added=report.added,
+        changed=report.changed,
+        articles=report.articles,
+        passages=report.passages,
+    )
+    return [header, *_bullets([article.title for article in articles])]
+
+
+def _describe_update(report: UpdateReport, t: Texts) -> list[str]:
+    seconds = f"{report.seconds:.1f}"
+    if report.unchanged:
+        lines = [
+            t.reload_unchanged.format(
+                seconds=seconds, articles=report.articles, passages=report.passages
+            )
+        ]
+    else:
+        lines = [
+            t.reload_done.format(
+                seconds=seconds,
+                articles=report.articles,
+                added=report.added,
+                changed=report.changed,
+                removed=report.removed,
+                passages=report.passages,
+                passages_added=report.passages_added,
+                passages_removed=report.passages_removed,
+            )
+        ]
+    if report.kept:
+        lines.append(t.kept_articles.format(count=report.kept))
+    if report.skipped:
+        lines += ["", t.skipped_header.format(count=len(report.skipped))]
+        lines += _bullets([str(s) for s in report.skipped])
+    return lines
+
+
+def _bullets(items: list[str]) -> list[str]:
+    lines = [f"• {html.escape(item)}" for item in items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        lines.append(f"… +{len(items) - MAX_LISTED}")
+    return lines
+
+
+def _safe_name(file_name: str) -> str:
+    """A plain file name: no folders, no leading dot, only word characters, '.', '-'."""
+    path = PurePath(file_name.replace("\\", "/")).name
+    stem, suffix = PurePath(path).stem, PurePath(path).suffix.lower()
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._")[:80] or "document"
+    return stem + suffix
+
+
+def _save(target: Path, content: bytes) -> None:
+    """Write atomically: a reload never sees half a file (dot-files are not read)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    clock = f"{hours:02}:{minutes:02}:{secs:02}"
+    return f"{days}d {clock}" if days else clock
+
+
+def _user_id(message: Message) -> int | None:
+    return message.from_user.id if message.from_user else None

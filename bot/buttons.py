@@ -1,0 +1,105 @@
+"""The buttons under an answer: "More sources" and 👍/👎 feedback.
+
+Callback data names the stored answer session ("more:<session>:<offset>",
+"vote:<session>:up"), well within Telegram's 64 bytes, so buttons keep working after a
+restart for as long as the session is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+
+from bot.context import BotContext
+from bot.messaging import reply
+from bot.render import PAGE_SIZE, render_more
+from bot.texts import Texts, texts, texts_for
+
+log = logging.getLogger(__name__)
+
+MORE_PATTERN = r"^more:[\w-]+:\d+$"
+VOTE_PATTERN = r"^vote:[\w-]+:(up|down)$"
+
+
+def answer_keyboard(session_id: str, shown: int, total: int, t: Texts) -> InlineKeyboardMarkup:
+    """Feedback buttons, with "More sources" above them while some are left to show."""
+    rows = _more_row(session_id, shown, total, t)
+    rows.append(
+        [
+            InlineKeyboardButton("👍", callback_data=f"vote:{session_id}:up"),
+            InlineKeyboardButton("👎", callback_data=f"vote:{session_id}:down"),
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def _more_row(
+    session_id: str, shown: int, total: int, t: Texts
+) -> list[list[InlineKeyboardButton]]:
+    if shown >= total:
+        return []
+    data = f"more:{session_id}:{shown}"
+    return [[InlineKeyboardButton(f"📚 {t.more_sources}", callback_data=data)]]
+
+
+async def show_more_sources(update: Update, context: BotContext) -> None:
+    """Reply with the next page of sources; the pressed button goes away so a page is shown
+    once, and the new page carries the button for the one after it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None and query.message is not None
+    _, session_id, offset = query.data.split(":")
+    storage = context.services.storage
+    session = await storage.session(session_id)
+    if session is None:
+        await _expired(update)
+        return
+    t = texts(session.language)
+    start = int(offset)
+    end = min(start + PAGE_SIZE, len(session.sources))
+    await storage.mark_shown(session_id, end)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _drop_more_button(query.message)
+    rows = _more_row(session_id, end, len(session.sources), t)
+    markup = InlineKeyboardMarkup(rows) if rows else None
+    await reply(query.message, render_more(session.sources, start, t), markup)
+
+
+async def record_feedback(update: Update, context: BotContext) -> None:
+    """👍/👎: stored with the question and the passages shown; a second vote replaces it."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, session_id, vote = query.data.split(":")
+    storage = context.services.storage
+    session = await storage.session(session_id)
+    if session is None:
+        await _expired(update)
+        return
+    await storage.record_feedback(session, query.from_user.id, positive=vote == "up")
+    await query.answer(texts(session.language).feedback_thanks)
+
+
+async def expire_unknown_button(update: Update, context: BotContext) -> None:
+    """Buttons whose data the bot does not (or no longer) understands."""
+    await _expired(update)
+
+
+async def _expired(update: Update) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer(texts_for(query.from_user).session_expired)
+
+
+async def _drop_more_button(message: Message) -> None:
+    markup = message.reply_markup
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith("more:")]
+        for row in (markup.inline_keyboard if markup else ())
+    ]
+    rows = [row for row in rows if row]
+    try:
+        await message.edit_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    except BadRequest as err:  # e.g. pressed twice: the button is already gone
+        log.debug("Could not remove the More sources button: %s", err)

@@ -1,0 +1,202 @@
+"""Rendering answers as Telegram HTML: escaping, quoting, linking, splitting."""
+
+from __future__ import annotations
+
+import pytest
+from telegram import MessageEntity
+
+from bot.render import (
+    MESSAGE_LIMIT,
+    Source,
+    first_page,
+    order_sources,
+    pack,
+    plain_text,
+    quote,
+    render_answer,
+    render_more,
+    source_line,
+    utf16_len,
+)
+from bot.texts import EN, TR
+from embeddings.answer import Hit
+from tests.bot.fake_telegram import parse_html
+
+
+def hit(
+    text: str = "First sentence. The answer is here.",
+    highlight: str = "The answer is here.",
+    *,
+    passage_id: str = "p1",
+    article_id: str = "a1",
+    title: str = "A title",
+    url: str | None = "https://example.org/a",
+    date: str | None = "2024-12-16",
+    weak: bool = False,
+) -> Hit:
+    return Hit(
+        passage_id=passage_id,
+        article_id=article_id,
+        text=text,
+        highlight=highlight,
+        score=1.0,
+        title=title,
+        source_url=url,
+        date=date,
+        coverage=0.2 if weak else 1.0,
+        similarity=None,
+        weak=weak,
+    )
+
+
+def entities(message: str) -> dict[str, list[str]]:
+    """Entity type → the visible text of each, as Telegram would parse the message."""
+    text, found = parse_html(message)
+    out: dict[str, list[str]] = {}
+    for entity in found:
+        start = len(text.encode("utf-16-le")[: entity.offset * 2].decode("utf-16-le"))
+        end = len(
+            text.encode("utf-16-le")[: (entity.offset + entity.length) * 2].decode("utf-16-le")
+        )
+        out.setdefault(entity.type, []).append(text[start:end])
+    return out
+
+
+def test_the_best_passage_is_quoted_with_its_answering_sentence_bold_and_a_linked_source() -> None:
+    [message] = render_answer(order_sources([hit()]), answered=True, t=EN)
+
+    found = entities(message)
+    assert found[MessageEntity.BLOCKQUOTE] == ["First sentence. The answer is here."]
+    assert found[MessageEntity.BOLD] == ["The answer is here."]
+    assert found[MessageEntity.TEXT_LINK] == ["A title"]
+    assert '<a href="https://example.org/a">A title</a> · 2024-12-16' in message
+
+
+def test_user_and_corpus_text_is_escaped() -> None:
+    source = hit(
+        text="Formula: a < b & c > d </blockquote> <b>not bold</b>",
+        highlight="a < b & c > d",
+        title="R&D <Lab>",
+        url="https://example.org/a?x=1&y=2",
+        date="<today>",
+    )
+
+    [message] = render_answer(order_sources([source]), answered=True, t=EN)
+
+    text, found = parse_html(message)  # strict: raises on anything Telegram would reject
+    assert "a < b & c > d </blockquote> <b>not bold</b>" in text
+    assert "R&D <Lab> · <today>" in text
+    assert [e.url for e in found if e.type == MessageEntity.TEXT_LINK] == [
+        "https://example.org/a?x=1&y=2"
+    ]
+
+
+def test_only_http_links_are_made() -> None:
+    line = source_line(Source.from_hit(hit(url="javascript:alert(1)")), EN)
+
+    assert "<a" not in line
+
+
+def test_further_answering_sources_are_numbered_short_quotes_with_links() -> None:
+    hits = [
+        hit(passage_id="p1", article_id="a1"),
+        hit("Other text. " + "Long " * 80, "Long " * 80, passage_id="p2", article_id="a2"),
+        hit(passage_id="p3", article_id="a3", title="Third", url=None),
+        hit(passage_id="p4", article_id="a4", title="Fourth"),
+    ]
+
+    [message] = render_answer(order_sources(hits), answered=True, t=TR)
+
+    text, _ = parse_html(message)
+    assert "Diğer kaynaklar" in text
+    assert "\n2. «Long Long" in text and "…» — 📰 A title" in text
+    assert "\n3. «The answer is here.» — 📰 Third" in text
+    assert "Fourth" not in text  # left for "More sources"
+
+
+def test_weak_passages_come_after_answering_ones_and_are_marked() -> None:
+    hits = [hit(passage_id="w", article_id="w", weak=True), hit(passage_id="s", article_id="s")]
+
+    sources = order_sources(hits)
+
+    assert [s.passage_ids for s in sources] == [("s",), ("w",)]
+    assert first_page(sources, answered=True) == 1
+    [more] = render_more(sources, 1, EN)
+    assert "2. 📰" in more and "(possibly unrelated)" in more
+
+
+def test_overlapping_passages_of_one_article_are_joined_into_one_quote() -> None:
+    first = hit("One. Two. The third one.", "The third one.", passage_id="p1")
+    second = hit("The third one.\nFour. Five.", "The third one.", passage_id="p2")
+    inside = hit("Four.", "Four.", passage_id="p3", weak=True)
+    weak_neighbour = hit("Five.\nSix and more.", "Six and more.", passage_id="p4", weak=True)
+    other = hit("The third one.\nFour. Five.", "Four.", passage_id="p5", article_id="other")
+
+    sources = order_sources([second, first, inside, weak_neighbour, other])
+
+    assert [(s.passage_ids, s.text) for s in sources] == [
+        (("p2", "p1", "p3"), "One. Two. The third one.\nFour. Five."),
+        (("p5",), "The third one.\nFour. Five."),
+        (("p4",), "Five.\nSix and more."),  # weak passages are not joined to answers
+    ]
+
+
+def test_nothing_relevant_says_so_and_offers_the_closest_passage_marked() -> None:
+    sources = order_sources([hit(weak=True), hit(passage_id="p2", article_id="a2", weak=True)])
+
+    [message] = render_answer(sources, answered=False, t=TR)
+
+    text, found = parse_html(message)
+    assert text.startswith(TR.not_found)
+    assert "İlgili olabilecek en yakın bölüm" in text
+    assert len([e for e in found if e.type == MessageEntity.BLOCKQUOTE]) == 1
+    assert first_page(sources, answered=False) == 1
+
+
+def test_nothing_at_all_is_a_short_not_found() -> None:
+    assert render_answer([], answered=False, t=EN) == [EN.not_found]
+
+
+def test_long_passages_use_an_expandable_blockquote() -> None:
+    assert quote("short", "short")[0].startswith("<blockquote>")
+    assert quote("long " * 200, "long")[0].startswith("<blockquote expandable>")
+
+
+@pytest.mark.parametrize("separator", ["\n", " "])
+def test_a_passage_too_long_for_one_message_is_split_cleanly(separator: str) -> None:
+    paragraphs = [f"Paragraph {i} says <{i}> & more. " * 12 for i in range(40)]
+    text = separator.join(p.strip() for p in paragraphs)
+    highlight = paragraphs[20].strip()
+
+    messages = render_answer(order_sources([hit(text, highlight)]), answered=True, t=EN)
+
+    assert len(messages) > 1
+    visible = []
+    for message in messages:
+        assert utf16_len(message) <= MESSAGE_LIMIT
+        body, _ = parse_html(message)  # every piece is complete HTML
+        visible.append(body)
+        if separator == "\n":  # paragraph boundaries are preferred
+            assert message.startswith("<blockquote expandable>Paragraph") or "📰" in message
+    joined = " ".join(" ".join(visible).split())
+    assert " ".join(text.split()) in joined
+    bold = [b for m in messages for b in entities(m).get(MessageEntity.BOLD, [])]
+    assert " ".join(bold) == highlight
+
+
+def test_a_single_unbreakable_word_is_still_split_under_the_limit() -> None:
+    messages = quote("&" * 5000, "")  # each "&" is five characters of HTML
+
+    assert len(messages) > 1
+    assert all(utf16_len(m) <= MESSAGE_LIMIT for m in messages)
+    assert sum(len(parse_html(m)[0]) for m in messages) == 5000
+
+
+def test_pack_never_starts_a_message_with_a_blank_line() -> None:
+    big = "x" * 3000
+
+    assert pack([big, "", big]) == [big, big]
+
+
+def test_plain_text_drops_the_markup() -> None:
+    assert plain_text('<b>a &lt; b</b> <a href="https://x.org/?a&amp;b">t</a>') == "a < b t"

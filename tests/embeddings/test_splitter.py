@@ -1,0 +1,58 @@
+import dataclasses
+import itertools
+from pathlib import Path
+
+from embeddings.corpus import Article, load_corpus
+from embeddings.splitter import MAX_WORDS, split_article, split_sentences
+
+
+def test_ordinals_abbreviations_and_codes_do_not_end_sentences():
+    text = (
+        "Konferansa 13. Ulusal Parti Kongresi katıldı. Dr. Ahmet Yılmaz ve Prof. Ayşe Kaya "
+        "geldi. Merkez Yürütme Kurulu'nun 18-NQ/TW sayılı Kararı okundu. Toplantı 2024. "
+        "Yeni dönem başladı!"
+    )
+    assert split_sentences(text) == [
+        "Konferansa 13. Ulusal Parti Kongresi katıldı.",
+        "Dr. Ahmet Yılmaz ve Prof. Ayşe Kaya geldi.",
+        "Merkez Yürütme Kurulu'nun 18-NQ/TW sayılı Kararı okundu.",
+        "Toplantı 2024.",
+        "Yeni dönem başladı!",
+    ]
+
+
+def test_passages_fit_the_model_and_overlap_by_one_sentence(corpus_dir: Path):
+    for article in load_corpus(corpus_dir).articles:
+        passages = split_article(article)
+        assert passages
+        for before, after in itertools.pairwise(passages):
+            assert len(before.text.split()) <= MAX_WORDS
+            shared = set(before.sentences) & set(after.sentences)
+            assert len(shared) <= 1
+        covered = {s for p in passages for s in p.sentences}
+        assert all(s in covered for para in article.paragraphs for s in split_sentences(para))
+
+
+def test_headline_answer_shares_a_passage_with_its_date(corpus_dir: Path):
+    article = next(a for a in load_corpus(corpus_dir).articles if "Le Minh Hung" in a.text)
+    assert any("16 Aralık" in p.text and "Le Minh Hung" in p.text for p in split_article(article))
+
+
+def test_passage_ids_are_content_hashes(corpus_dir: Path):
+    article = load_corpus(corpus_dir).articles[0]
+    first = split_article(article)
+    assert [p.id for p in first] == [p.id for p in split_article(article)]
+    paragraphs = article.paragraphs
+    edited = dataclasses.replace(
+        article, text="\n".join([*paragraphs[:-1], paragraphs[-1] + " Ek cümle."])
+    )
+    changed = split_article(edited)
+    assert first[0].id == changed[0].id  # untouched start keeps its id
+    assert first[-1].id != changed[-1].id
+
+
+def test_derived_titles_are_not_repeated_into_ranking_text():
+    titled = Article(id="a", title="Gerçek Başlık", text="Birinci cümle burada.")
+    untitled = Article(id="b", title="Birinci cümle burada", text="Birinci cümle burada.")
+    assert split_article(titled)[0].ranking_text.startswith("Gerçek Başlık\n")
+    assert split_article(untitled)[0].ranking_text == "Birinci cümle burada."

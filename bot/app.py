@@ -151,8 +151,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
 
 
 def storage_dir(settings: Settings) -> Path:
-    """The bot's own database, in a folder of its own: the engine counts every file at the
-    top of DATA_DIR as index size."""
+    """The bot's own database (questions, feedback), kept apart from the engine's index files."""
     return settings.data_dir / "bot"
 
 

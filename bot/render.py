@@ -23,6 +23,7 @@ EXPANDABLE_OVER = 500  # passages longer than this (characters) are collapsed
 FIRST_PAGE = 3  # sources in the answer itself: the quoted passage and two more
 PAGE_SIZE = 3  # sources per "More sources" message
 SHORT_QUOTE = 160
+LEAD_CHARS = 200  # the bold answer starts within this much of a quote (collapsed view)
 JOINED_MAX = 2000  # overlapping passages are joined into one quote up to this length
 MIN_OVERLAP = 10  # characters; passages overlap by a whole sentence
 TITLE_CHARS = 150
@@ -154,13 +155,27 @@ def render_more(sources: list[Source], start: int, t: Texts) -> list[str]:
 def quote(text: str, highlight: str) -> list[str]:
     """The passage in a blockquote (expandable when long) with `highlight` in bold; several
     blockquotes when it cannot fit one message."""
-    tag = "blockquote expandable" if len(text) > EXPANDABLE_OVER else "blockquote"
     start = text.find(highlight) if highlight else -1
+    if start > LEAD_CHARS and (cut := _lead_in(text, start)):
+        # A collapsed quote shows only its first lines: begin one sentence before the
+        # answer, marking what was left out.
+        text = "… " + text[cut:]
+        start = text.find(highlight)
+    tag = "blockquote expandable" if len(text) > EXPANDABLE_OVER else "blockquote"
     bold = (start, start + len(highlight)) if start >= 0 else (0, 0)
     return [
         f"<{tag}>{_with_bold(text, span, bold)}</blockquote>"
         for span in _spans(text, MESSAGE_LIMIT - _QUOTE_MARKUP)
     ]
+
+
+def _lead_in(text: str, start: int) -> int:
+    """Where the sentence before the one at `start` begins (0: keep the whole text)."""
+    boundaries = sorted(
+        {m.end() for m in _SENTENCE_END.finditer(text, 0, start)}
+        | {i + 1 for i in range(start) if text[i] == "\n"}
+    )
+    return boundaries[-2] if len(boundaries) >= 2 else 0
 
 
 def source_line(source: Source, t: Texts, *, mark_weak: bool = True) -> str:

@@ -177,9 +177,19 @@ def test_a_passage_too_long_for_one_message_is_split_cleanly(separator: str) -> 
         body, _ = parse_html(message)  # every piece is complete HTML
         visible.append(body)
         if separator == "\n":  # paragraph boundaries are preferred
-            assert message.startswith("<blockquote expandable>Paragraph") or "📰" in message
+            assert (
+                message.startswith(
+                    ("<blockquote expandable>Paragraph", "<blockquote expandable>… Paragraph")
+                )
+                or "📰" in message
+            )
     joined = " ".join(" ".join(visible).split())
-    assert " ".join(text.split()) in joined
+    # The quote leads with the answer: it starts one sentence before the highlight, marked
+    # "…", and nothing from there to the end of the passage is lost.
+    assert joined.startswith("… ") and "Paragraph 0 says" not in joined
+    lead_in = text[: text.index(highlight)].rstrip().rsplit(". ", 1)[-1]
+    kept = text[text.index(highlight) - len(lead_in) - 1 :]
+    assert " ".join(kept.split()) in joined
     bold = [b for m in messages for b in entities(m).get(MessageEntity.BOLD, [])]
     assert " ".join(bold) == highlight
 
@@ -200,3 +210,17 @@ def test_pack_never_starts_a_message_with_a_blank_line() -> None:
 
 def test_plain_text_drops_the_markup() -> None:
     assert plain_text('<b>a &lt; b</b> <a href="https://x.org/?a&amp;b">t</a>') == "a < b t"
+
+
+def test_quote_leads_with_the_answer_when_it_sits_deep_in_the_passage():
+    filler = " ".join(f"Giriş cümlesi {i} burada duruyor." for i in range(12))
+    text = f"{filler}\nBağlam cümlesi. Yanıt cümlesi Le Minh Hung adını taşıyor. Son cümle."
+    [rendered] = quote(text, "Yanıt cümlesi Le Minh Hung adını taşıyor.")
+    body = rendered.split(">", 1)[1]
+    assert body.startswith("… Bağlam cümlesi. <b>Yanıt cümlesi")
+    assert "Giriş cümlesi 0" not in rendered
+
+
+def test_quote_keeps_a_short_lead_in_whole():
+    [rendered] = quote("Kısa giriş. Yanıt burada.", "Yanıt burada.")
+    assert rendered == "<blockquote>Kısa giriş. <b>Yanıt burada.</b></blockquote>"

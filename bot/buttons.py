@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext
 from bot.messaging import reply
 from bot.render import PAGE_SIZE, render_more
+from bot.storage import Session
 from bot.texts import Texts, texts, texts_for
 
 log = logging.getLogger(__name__)
@@ -47,43 +48,51 @@ def _more_row(
 async def show_more_sources(update: Update, context: BotContext) -> None:
     """Reply with the next page of sources; the pressed button goes away so a page is shown
     once, and the new page carries the button for the one after it."""
-    query = update.callback_query
-    assert query is not None and query.data is not None and query.message is not None
-    _, session_id, offset = query.data.split(":")
-    storage = context.services.storage
-    session = await storage.session(session_id)
-    if session is None:
-        await _expired(update)
+    if (pressed := await _pressed(update, context)) is None:
         return
+    query, session, offset = pressed
+    assert query.message is not None
     t = texts(session.language)
     start = int(offset)
     end = min(start + PAGE_SIZE, len(session.sources))
-    await storage.mark_shown(session_id, end)
+    await context.services.storage.mark_shown(session.id, end)
     await query.answer()
     if isinstance(query.message, Message):
         await _drop_more_button(query.message)
-    rows = _more_row(session_id, end, len(session.sources), t)
+    rows = _more_row(session.id, end, len(session.sources), t)
     markup = InlineKeyboardMarkup(rows) if rows else None
     await reply(query.message, render_more(session.sources, start, t), markup)
 
 
 async def record_feedback(update: Update, context: BotContext) -> None:
     """👍/👎: stored with the question and the passages shown; a second vote replaces it."""
-    query = update.callback_query
-    assert query is not None and query.data is not None
-    _, session_id, vote = query.data.split(":")
-    storage = context.services.storage
-    session = await storage.session(session_id)
-    if session is None:
-        await _expired(update)
+    if (pressed := await _pressed(update, context)) is None:
         return
-    await storage.record_feedback(session, query.from_user.id, positive=vote == "up")
+    query, session, vote = pressed
+    await context.services.storage.record_feedback(
+        session, query.from_user.id, positive=vote == "up"
+    )
     await query.answer(texts(session.language).feedback_thanks)
 
 
 async def expire_unknown_button(update: Update, context: BotContext) -> None:
     """Buttons whose data the bot does not (or no longer) understands."""
     await _expired(update)
+
+
+async def _pressed(
+    update: Update, context: BotContext
+) -> tuple[CallbackQuery, Session, str] | None:
+    """The button's query, its stored answer session and its argument ("more:<id>:<arg>");
+    None, with the user told, when the session is gone."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _, session_id, argument = query.data.split(":")
+    session = await context.services.storage.session(session_id)
+    if session is None:
+        await _expired(update)
+        return None
+    return query, session, argument
 
 
 async def _expired(update: Update) -> None:

@@ -33,9 +33,11 @@ def analyzer(stems: bool, prefixes: bool, folded: bool = True) -> Callable[[str]
             if text.fold(word) in text._STOP_FOLDED:
                 continue
             if stems:
-                out.append(word if word.isdigit() else fold(text._stemmer.stemWord(word)))
+                out.append(
+                    word if word.isdigit() else text._alnum(fold(text._stemmer.stemWord(word)))
+                )
             if prefixes and not word.isdigit():
-                out.append(text.PREFIX_MARK + fold(word)[: text.PREFIX_LETTERS])
+                out.append(text.PREFIX_MARK + text._alnum(fold(word))[: text.PREFIX_LETTERS])
         return out
 
     return terms

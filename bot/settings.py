@@ -45,6 +45,7 @@ class Settings:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     min_coverage: float = 0.4
     min_similarity: float | None = None
+    lexical_backend: str = "memory"
 
     @property
     def telegram_file_base_url(self) -> str:
@@ -62,6 +63,7 @@ class Settings:
             fusion=self.fusion,
             min_coverage=self.min_coverage,
             min_similarity=self.min_similarity,
+            lexical_backend=self.lexical_backend,
         )
 
     def token_problem(self) -> str | None:
@@ -124,6 +126,7 @@ def load_settings(
         ),
         min_coverage=_number(get("ANSWER_MIN_COVERAGE"), "ANSWER_MIN_COVERAGE", 0.4),
         min_similarity=_optional(get("ANSWER_MIN_SIMILARITY"), "ANSWER_MIN_SIMILARITY"),
+        lexical_backend=_choice(get("LEXICAL_BACKEND"), "LEXICAL_BACKEND", ("memory", "fts5")),
     )
 
 

@@ -45,3 +45,6 @@ class EngineConfig:
     min_coverage: float = 0.4
     min_similarity: float | None = None  # None: the encoder's calibrated default
     reader_connections: int = 2
+    # "memory": BM25 from numpy postings loaded next to the database (fast at scale);
+    # "fts5": scored by SQLite FTS5 at query time. Both give the same ranking.
+    lexical_backend: str = "memory"

@@ -25,6 +25,7 @@ from embeddings.config import EngineConfig
 from embeddings.corpus import Article, LoadResult, Skipped, load_corpus
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.fusion import Ranking, fuse
+from embeddings.lexical import Bm25Index
 from embeddings.splitter import Passage, split_article
 from embeddings.text import ANALYZER_VERSION, detect_language, focus_terms, terms
 from embeddings.vectors import VectorIndex
@@ -45,6 +46,8 @@ class Snapshot:
 
     vectors: VectorIndex | None
     vector_file: str | None
+    lexical: Bm25Index | None  # None: scored by FTS5 (LEXICAL_BACKEND=fts5)
+    lexical_file: str | None
     articles: int
     passages: int
 
@@ -101,7 +104,7 @@ class Engine:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for conn in readers:
             self._readers.put_nowait(conn)
-        self._snapshot = Snapshot(None, None, 0, 0)
+        self._snapshot = Snapshot(None, None, None, None, 0, 0)
         self._update_lock = asyncio.Lock()
         profile = encoder.profile if encoder else None
         self.min_similarity = config.min_similarity or (profile.min_similarity if profile else 1.0)
@@ -162,27 +165,45 @@ class Engine:
         return await store.get_meta(self._writer, "indexed_at") is not None
 
     async def _load_snapshot(self) -> None:
-        """Reload the saved vector index; rebuild it from the embedding cache if it is stale."""
+        """Reload the saved indexes; rebuild what is missing or stale from the database
+        (vectors from the embedding cache: nothing is re-embedded that was embedded before)."""
         articles, passages = await store.counts(self._writer)
-        vectors, name = None, None
+        vectors, vector_file = None, None
         if self.encoder and passages:
-            name = await store.get_meta(self._writer, "vector_file")
+            vector_file = await store.get_meta(self._writer, "vector_file")
             saved_model = await store.get_meta(self._writer, "vector_model")
-            path = self.config.data_dir / name if name else None
+            path = self.config.data_dir / vector_file if vector_file else None
             if path and path.exists() and saved_model == self.encoder.name:
                 vectors = await asyncio.to_thread(VectorIndex.load, path)
-            if vectors is None or len(vectors) != passages:
-                log.info("Vector index missing or stale; rebuilding it from the embedding cache.")
-                await self._writer.execute("BEGIN IMMEDIATE")
-                try:
+        lexical_index, lexical_file = None, None
+        if self.config.lexical_backend == "memory":
+            lexical_file = await store.get_meta(self._writer, "lexical_file")
+            path = self.config.data_dir / lexical_file if lexical_file else None
+            if path and path.exists():
+                lexical_index = await asyncio.to_thread(Bm25Index.load, path)
+        stale_vectors = (
+            self.encoder is not None and passages and (vectors is None or len(vectors) != passages)
+        )
+        stale_lexical = self.config.lexical_backend == "memory" and (
+            lexical_index is None or len(lexical_index) != passages
+        )
+        if stale_vectors or stale_lexical:
+            log.info("Saved index missing or stale; rebuilding it from the database.")
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                if stale_vectors:
                     await self._embed_missing()
-                    vectors, name = await self._build_vectors()
-                    await self._writer.execute("COMMIT")
-                except BaseException:
-                    await self._writer.execute("ROLLBACK")
-                    raise
-        self._snapshot = Snapshot(vectors, name, articles, passages)
-        self._remove_stale_vector_files()
+                    vectors, vector_file = await self._build_vectors()
+                if stale_lexical:
+                    lexical_index, lexical_file = await self._build_lexical()
+                await self._writer.execute("COMMIT")
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+        self._snapshot = Snapshot(
+            vectors, vector_file, lexical_index, lexical_file, articles, passages
+        )
+        self._remove_stale_files()
 
     # ---- indexing ---------------------------------------------------------------------
 
@@ -236,12 +257,19 @@ class Engine:
             for article, passages, passage_terms in prepared:
                 await store.insert_article(self._writer, article, passages, passage_terms)
                 report.passages_added += len(passages)
-            vectors, name = self._snapshot.vectors, self._snapshot.vector_file
+            snap = self._snapshot
+            vectors, vector_file = snap.vectors, snap.vector_file
+            lexical_index, lexical_file = snap.lexical, snap.lexical_file
+            changed_passages = bool(fresh or removed)
             if self.encoder:
                 report.embedded = await self._embed_missing()
-                if fresh or removed or report.embedded or vectors is None:
+                if changed_passages or report.embedded or vectors is None:
                     await store.prune_embeddings(self._writer, self.encoder.name)
-                    vectors, name = await self._build_vectors()
+                    vectors, vector_file = await self._build_vectors()
+            if self.config.lexical_backend == "memory" and (
+                changed_passages or lexical_index is None
+            ):
+                lexical_index, lexical_file = await self._build_lexical()
             await store.set_meta(self._writer, "indexed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
             await store.set_meta(self._writer, "analyzer", ANALYZER_VERSION)
             report.articles, report.passages = await store.counts(self._writer)
@@ -249,8 +277,10 @@ class Engine:
         except BaseException:
             await self._writer.execute("ROLLBACK")
             raise
-        self._snapshot = Snapshot(vectors, name, report.articles, report.passages)
-        self._remove_stale_vector_files()
+        self._snapshot = Snapshot(
+            vectors, vector_file, lexical_index, lexical_file, report.articles, report.passages
+        )
+        self._remove_stale_files()
         return report
 
     async def _embed_missing(self) -> int:
@@ -285,11 +315,23 @@ class Engine:
         await store.set_meta(self._writer, "vector_model", self.encoder.name)
         return index, name
 
-    def _remove_stale_vector_files(self) -> None:
-        """Vector files of earlier generations (or of a failed update) are garbage."""
-        for path in self.config.data_dir.glob("vectors-*.faiss*"):
-            if path.name != self._snapshot.vector_file:
-                path.unlink(missing_ok=True)
+    async def _build_lexical(self) -> tuple[Bm25Index, str]:
+        """Build the in-memory BM25 index from the terms in FTS5 (the caller's transaction
+        included) and save it under a new name, referenced once the caller commits."""
+        rows = await lexical.stored_terms(self._writer)
+        index = await asyncio.to_thread(Bm25Index.build, rows)
+        name = f"lexical-{time.time_ns()}.npz"
+        await asyncio.to_thread(index.save, self.config.data_dir / name)
+        await store.set_meta(self._writer, "lexical_file", name)
+        return index, name
+
+    def _remove_stale_files(self) -> None:
+        """Index files of earlier generations (or of a failed update) are garbage."""
+        current = {self._snapshot.vector_file, self._snapshot.lexical_file}
+        for pattern in ("vectors-*.faiss*", "lexical-*.npz*"):
+            for path in self.config.data_dir.glob(pattern):
+                if path.name not in current:
+                    path.unlink(missing_ok=True)
 
     # ---- answering --------------------------------------------------------------------
 
@@ -340,9 +382,11 @@ class Engine:
     async def _lexical(
         self, question: str, snap: Snapshot, depth: int
     ) -> tuple[lexical.QueryTerms, Ranking]:
+        if snap.lexical is not None:
+            return await asyncio.to_thread(_memory_search, snap.lexical, question, depth)
         async with self._reader() as conn:
-            query = await lexical.query_terms(conn, terms(question), snap.passages)
-            return query, await lexical.search(conn, query, depth)
+            query = await lexical.fts5_query_terms(conn, terms(question), snap.passages)
+            return query, await lexical.fts5_search(conn, query, depth)
 
     def _dense(
         self, question: str, snap: Snapshot, depth: int, qvec: np.ndarray | None = None
@@ -434,7 +478,7 @@ class Engine:
 
     async def stats(self) -> IndexStats:
         snap = self._snapshot
-        own = [DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", snap.vector_file]
+        own = [DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", snap.vector_file, snap.lexical_file]
         paths = [self.config.data_dir / name for name in own if name]
         size = sum(p.stat().st_size for p in paths if p.exists())
         return IndexStats(
@@ -444,6 +488,13 @@ class Engine:
             vector_index=snap.vectors.kind if snap.vectors else None,
             index_bytes=size,
         )
+
+
+def _memory_search(
+    index: Bm25Index, question: str, depth: int
+) -> tuple[lexical.QueryTerms, Ranking]:
+    query = index.query_terms(terms(question))
+    return query, index.search(query, depth)
 
 
 def _first(*values: float | None) -> float | None:

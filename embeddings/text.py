@@ -204,7 +204,7 @@ QUESTION_WORDS = frozenset(
     """.split()
 )
 
-ANALYZER_VERSION = "stem+prefix5/1"  # bump when terms() changes: the index is re-analysed
+ANALYZER_VERSION = "stem+prefix5/2"  # bump when terms() changes: the index is re-analysed
 PREFIX_LETTERS = 5
 PREFIX_MARK = "_"  # keeps prefix terms apart from stems; never part of a word token
 
@@ -238,7 +238,13 @@ def stem(word: str) -> str:
     """Snowball Turkish stem of a lower-cased word, then folded to ASCII."""
     if word.isdigit():
         return word
-    return fold(_stemmer.stemWord(word))
+    return _alnum(fold(_stemmer.stemWord(word)))
+
+
+def _alnum(term: str) -> str:
+    """Only characters SQLite's unicode61 tokenizer also keeps in a token: folding can
+    produce others ("5½" → "51⁄2"), and index and FTS5 must count the same terms."""
+    return "".join(c for c in term if c.isalnum())
 
 
 _STOP_FOLDED = frozenset(fold(w) for w in STOPWORDS_TR | STOPWORDS_EN)
@@ -251,9 +257,10 @@ def terms(text: str) -> list[str]:
         folded = fold(word)
         if folded in _STOP_FOLDED:
             continue
-        out.append(stem(word))
-        if not word.isdigit():
-            out.append(PREFIX_MARK + folded[:PREFIX_LETTERS])
+        if stemmed := stem(word):
+            out.append(stemmed)
+        if not word.isdigit() and (prefix := _alnum(folded)[:PREFIX_LETTERS]):
+            out.append(PREFIX_MARK + prefix)
     return out
 
 

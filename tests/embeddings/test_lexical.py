@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+
+from embeddings import lexical
+from embeddings.config import EngineConfig
+from embeddings.corpus import LoadResult
+from embeddings.engine import Engine
+from embeddings.evaluate import load_squad
+from embeddings.lexical import Bm25Index
+from tests.conftest import FIXTURES, HEADLINE_TR
+
+
+async def test_in_memory_bm25_ranks_exactly_as_fts5(tmp_path: Path):
+    """The served backend reproduces SQLite FTS5's bm25(): same order, same scores."""
+    articles, questions = load_squad(FIXTURES / "xquad-small.tr.json")
+    config = EngineConfig(data_dir=tmp_path, model=None)
+    async with await Engine.open(config) as engine:
+        await engine.apply(LoadResult(articles))
+        index = engine.snapshot.lexical
+        assert index is not None and len(index) == engine.snapshot.passages
+        async with engine._reader() as conn:
+            for question in [q.text for q in questions] + [HEADLINE_TR, "Varşova nüfusu"]:
+                memory_query = index.query_terms(lexical_terms(question))
+                fts_query = await lexical.fts5_query_terms(
+                    conn, lexical_terms(question), engine.snapshot.passages
+                )
+                assert memory_query == fts_query
+                memory = index.search(memory_query, 50)
+                fts5 = await lexical.fts5_search(conn, fts_query, 50)
+                assert [r for r, _ in memory] == [r for r, _ in fts5]
+                for (_, a), (_, b) in zip(memory, fts5, strict=True):
+                    assert a == pytest.approx(b, rel=1e-4)
+
+
+def lexical_terms(question: str) -> list[str]:
+    from embeddings.text import terms
+
+    return terms(question)
+
+
+async def test_saved_bm25_index_is_reloaded_not_rebuilt(
+    corpus_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    config = EngineConfig(corpus_dir=corpus_dir, data_dir=tmp_path / "data", model=None)
+    async with await Engine.open(config) as engine:
+        await engine.update()
+        saved = engine.snapshot.lexical_file
+    assert saved and (tmp_path / "data" / saved).exists()
+
+    def no_rebuild(rows):
+        raise AssertionError("the saved index should have been loaded")
+
+    monkeypatch.setattr(Bm25Index, "build", staticmethod(no_rebuild))
+    async with await Engine.open(config) as engine:
+        assert engine.snapshot.lexical_file == saved
+        assert (await engine.update()).unchanged
+        assert "Le Minh Hung" in (await engine.ask(HEADLINE_TR)).passages[0].text
+
+
+async def test_fts5_backend_answers_the_same(corpus_dir: Path, tmp_path: Path):
+    answers = []
+    for backend in ("memory", "fts5"):
+        config = EngineConfig(
+            corpus_dir=corpus_dir, data_dir=tmp_path / backend, model=None, lexical_backend=backend
+        )
+        async with await Engine.open(config) as engine:
+            await engine.update()
+            assert (engine.snapshot.lexical is None) == (backend == "fts5")
+            answers.append([h.passage_id for h in (await engine.ask(HEADLINE_TR, k=5)).passages])
+    assert answers[0] == answers[1]
+
+
+def test_empty_index_matches_nothing():
+    index = Bm25Index.build([])
+    assert index.search(index.query_terms(["konferans"]), 10) == []

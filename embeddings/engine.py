@@ -33,6 +33,7 @@ from embeddings.vectors import VectorIndex
 log = logging.getLogger(__name__)
 
 DB_NAME = "qabot.sqlite3"
+MODEL_HIGHLIGHTS = 3  # passages whose highlight the model may choose (it encodes sentences)
 _NO_ENCODER = object()
 
 
@@ -406,11 +407,14 @@ class Engine:
         snap: Snapshot,
     ) -> list[Hit]:
         sentence_sims: list[np.ndarray | None] = [None] * len(rows)
-        if qvec is not None and self.encoder is not None and rows:
-            flat = [s for p, _ in rows for s in p.sentences]
+        # Words of the question in the passage pick its answering sentence well; when they
+        # are not in the corpus (another language) only the model can, for the top passages.
+        if qvec is not None and self.encoder is not None and query.vocabulary_coverage < 0.5:
+            top = rows[:MODEL_HIGHLIGHTS]
+            flat = [s for p, _ in top for s in p.sentences]
             sims = self.encoder.encode_passages(flat) @ qvec
             offset = 0
-            for i, (p, _) in enumerate(rows):
+            for i, (p, _) in enumerate(top):
                 sentence_sims[i] = sims[offset : offset + len(p.sentences)]
                 offset += len(p.sentences)
         focus = focus_terms(query_text)

@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", parents=[common], help="latency, throughput and memory benchmark")
     p.add_argument("--sizes", default="10000,100000", help="corpus sizes in passages")
     p.add_argument("--queries", type=int, default=200, help="questions timed per size")
+    p.add_argument(
+        "--encode-limit",
+        type=int,
+        default=5000,
+        help="passages per size the model encodes (default 5000; 0: all); the rest get "
+        "stand-in vectors (real ones plus noise), reported in the output",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_bench)
 
@@ -204,7 +211,9 @@ async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from embeddings.bench import run_benchmark
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    result = await run_benchmark(settings.engine_config(), sizes, queries=args.queries)
+    result = await run_benchmark(
+        settings.engine_config(), sizes, queries=args.queries, encode_limit=args.encode_limit
+    )
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

@@ -38,7 +38,7 @@ async def test_tiny_benchmark_end_to_end(tmp_path: Path) -> None:
     }
     assert entry["questions_timed"] == 5
     latency = entry["latency_ms"]
-    for name in ("retrieve", "ask", "lexical_only_retrieve"):
+    for name in ("retrieve", "ask", "lexical_only_retrieve", "lexical_only_retrieve_fts5"):
         assert 0 < latency[name]["p50"] <= latency[name]["p95"]
     assert latency["retrieve_with_query_encoding"] is None
     assert entry["peak_rss_build_MiB"] > 0

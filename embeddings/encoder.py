@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -113,7 +115,26 @@ def _load_model(name: str, timeout: float) -> tuple[Any | None, str]:
         cached_error = str(err).splitlines()[0] if str(err) else type(err).__name__
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         return None, f"not in the local cache and HF_HUB_OFFLINE is set ({cached_error})"
+    if unreachable := _hub_unreachable():
+        return None, f"not in the local cache and the model hub is unreachable ({unreachable})"
     return _download_with_deadline(name, timeout)
+
+
+def _hub_unreachable(timeout: float = 3.0) -> str | None:
+    """Why the model hub cannot be reached, found in seconds, or None.
+
+    Without network, huggingface_hub retries each file with backoff and a warning per try;
+    one quick connection attempt tells the same and leaves one warning to give.
+    """
+    from huggingface_hub import constants
+
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        with socket.create_connection((endpoint.hostname, port), timeout=timeout):
+            return None
+    except OSError as err:
+        return f"{endpoint.hostname}: {err.strerror or err}"
 
 
 def _download_with_deadline(name: str, timeout: float) -> tuple[Any | None, str]:

@@ -256,3 +256,20 @@ async def test_model_switch_rebuilds_vectors_from_scratch(
     async with await Engine.open(cfg) as engine:
         assert engine.snapshot.vectors is not None
         assert len(engine.snapshot.vectors) == engine.snapshot.passages
+
+
+async def test_unreachable_hub_is_detected_at_once_not_retried(
+    corpus_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch
+):
+    """Without HF_HUB_OFFLINE, a model not cached locally and a hub that cannot be reached
+    (here: a closed port on this machine) give one warning within seconds, no retry storm."""
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    caplog.set_level(logging.WARNING)
+    started = time.monotonic()
+    cfg = config(corpus_dir, tmp_path, "intfloat/multilingual-e5-small")
+    async with await Engine.open(cfg) as engine:
+        assert engine.encoder is None
+    assert time.monotonic() - started < 15
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "unreachable" in warnings[0]

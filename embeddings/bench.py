@@ -48,6 +48,7 @@ SEED_CORPUS = REPO / "corpus"  # the repository's seed articles, not the configu
 SEED = 20240611
 ARTICLES_PER_FILE = 1000
 WARMUP_QUESTIONS = 20
+STAND_IN_RECORD = "stand-in-ids.txt"  # passage ids whose cached vectors are stand-ins
 ENCODE_SAMPLE = 2000  # passages encoded to measure throughput when the cache has them all
 TOP_K = 5
 ENCODE_CHUNK = 512  # passages encoded and committed to the embedding cache at a time
@@ -236,6 +237,7 @@ async def _build_dense(
         await engine.update()
     conn = await store.connect(db)
     try:
+        await _forget_stand_ins(conn, encoder.name, dense_config.data_dir / STAND_IN_RECORD)
         missing = await store.passages_without_embedding(conn, encoder.name)
         cached = size - len(missing)
         standing_in = missing[max(encode_limit - cached, 0) :] if encode_limit else []
@@ -261,6 +263,8 @@ async def _build_dense(
             await store.store_embeddings(
                 conn, encoder.name, [pid for pid, _ in standing_in], vectors
             )
+            record = dense_config.data_dir / STAND_IN_RECORD
+            record.write_text("\n".join(pid for pid, _ in standing_in), encoding="utf-8")
         ids, stored = await store.all_embeddings(conn, encoder.name)
         async with conn.execute(
             "SELECT ranking_text FROM passages ORDER BY rowid LIMIT ?", (ENCODE_SAMPLE,)
@@ -291,6 +295,21 @@ async def _build_dense(
         "embeddings_computed": len(missing),
         "embeddings_stand_in": len(standing_in),
     }, reindex
+
+
+async def _forget_stand_ins(conn: Any, model: str, record: Path) -> None:
+    """Stand-in vectors are cached under the model's name for the engine to use; drop the
+    previous run's, so that they are never counted (or kept) as real embeddings."""
+    if not record.exists():
+        return
+    ids = record.read_text(encoding="utf-8").split()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        await conn.execute(
+            f"DELETE FROM embeddings WHERE model = ? AND passage_id IN ({marks})", (model, *part)
+        )
+    record.unlink()
 
 
 def _stand_ins(real: np.ndarray, count: int) -> np.ndarray:

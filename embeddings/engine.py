@@ -33,6 +33,7 @@ from embeddings.vectors import VectorIndex
 log = logging.getLogger(__name__)
 
 DB_NAME = "qabot.sqlite3"
+EMBED_CHUNK = 512  # passages encoded, then committed to the embedding cache, at a time
 MODEL_HIGHLIGHTS = 3  # passages whose highlight the model may choose (it encodes sentences)
 _NO_ENCODER = object()
 
@@ -169,16 +170,16 @@ class Engine:
         """Reload the saved indexes; rebuild what is missing or stale from the database
         (vectors from the embedding cache: nothing is re-embedded that was embedded before)."""
         articles, passages = await store.counts(self._writer)
-        vectors, vector_file = None, None
+        # The saved files stay on disk even when this run does not use them (no model, or
+        # the FTS5 backend): a later run with them rebuilds nothing.
+        vectors, vector_file = None, await store.get_meta(self._writer, "vector_file")
         if self.encoder and passages:
-            vector_file = await store.get_meta(self._writer, "vector_file")
             saved_model = await store.get_meta(self._writer, "vector_model")
             path = self.config.data_dir / vector_file if vector_file else None
             if path and path.exists() and saved_model == self.encoder.name:
                 vectors = await asyncio.to_thread(VectorIndex.load, path)
-        lexical_index, lexical_file = None, None
+        lexical_index, lexical_file = None, await store.get_meta(self._writer, "lexical_file")
         if self.config.lexical_backend == "memory":
-            lexical_file = await store.get_meta(self._writer, "lexical_file")
             path = self.config.data_dir / lexical_file if lexical_file else None
             if path and path.exists():
                 lexical_index = await asyncio.to_thread(Bm25Index.load, path)
@@ -190,10 +191,13 @@ class Engine:
         )
         if stale_vectors or stale_lexical:
             log.info("Saved index missing or stale; rebuilding it from the database.")
+            if stale_vectors:
+                await self._embed(
+                    await store.passages_without_embedding(self._writer, self.encoder.name)
+                )
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 if stale_vectors:
-                    await self._embed_missing()
                     vectors, vector_file = await self._build_vectors()
                 if stale_lexical:
                     lexical_index, lexical_file = await self._build_lexical()
@@ -250,6 +254,18 @@ class Engine:
         )
         fresh = added + changed
         prepared = await asyncio.to_thread(_prepare, fresh)
+        snap = self._snapshot
+        covered = snap.vectors is not None and len(snap.vectors) == snap.passages
+        if self.encoder:
+            # Before the publishing transaction, committed chunk by chunk: the cache is keyed
+            # by content, so an interrupted update keeps what it encoded and resumes there.
+            unembedded = (
+                []
+                if covered
+                else await store.passages_without_embedding(self._writer, self.encoder.name)
+            )
+            new = [(p.id, p.ranking_text) for _, passages, _ in prepared for p in passages]
+            report.embedded = await self._embed(unembedded + new)
         await self._writer.execute("BEGIN IMMEDIATE")
         try:
             report.passages_removed = await store.delete_articles(
@@ -258,15 +274,12 @@ class Engine:
             for article, passages, passage_terms in prepared:
                 await store.insert_article(self._writer, article, passages, passage_terms)
                 report.passages_added += len(passages)
-            snap = self._snapshot
             vectors, vector_file = snap.vectors, snap.vector_file
             lexical_index, lexical_file = snap.lexical, snap.lexical_file
             changed_passages = bool(fresh or removed)
-            if self.encoder:
-                report.embedded = await self._embed_missing()
-                if changed_passages or report.embedded or vectors is None:
-                    await store.prune_embeddings(self._writer, self.encoder.name)
-                    vectors, vector_file = await self._build_vectors()
+            if self.encoder and (changed_passages or report.embedded or not covered):
+                await store.prune_embeddings(self._writer, self.encoder.name)
+                vectors, vector_file = await self._build_vectors()
             if self.config.lexical_backend == "memory" and (
                 changed_passages or lexical_index is None
             ):
@@ -284,17 +297,17 @@ class Engine:
         self._remove_stale_files()
         return report
 
-    async def _embed_missing(self) -> int:
-        """Embed what the cache lacks for the current model, in the caller's transaction."""
+    async def _embed(self, passages: list[tuple[str, str]]) -> int:
+        """Encode and cache the (passage id, ranking text) pairs the cache lacks, committing
+        each chunk; the number encoded."""
         assert self.encoder is not None
-        missing = await store.passages_without_embedding(self._writer, self.encoder.name)
-        chunk = 512
-        for start in range(0, len(missing), chunk):
-            part = missing[start : start + chunk]
+        model = self.encoder.name
+        cached = await store.cached_embedding_ids(self._writer, model, [i for i, _ in passages])
+        missing = list({i: t for i, t in passages if i not in cached}.items())
+        for start in range(0, len(missing), EMBED_CHUNK):
+            part = missing[start : start + EMBED_CHUNK]
             vectors = await asyncio.to_thread(self.encoder.encode_passages, [t for _, t in part])
-            await store.store_embeddings(
-                self._writer, self.encoder.name, [i for i, _ in part], vectors
-            )
+            await store.store_embeddings(self._writer, model, [i for i, _ in part], vectors)
         return len(missing)
 
     async def _build_vectors(self) -> tuple[VectorIndex, str]:

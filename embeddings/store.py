@@ -194,6 +194,18 @@ async def passages_without_embedding(
         return [(r[0], r[1]) async for r in cur]
 
 
+async def cached_embedding_ids(conn: aiosqlite.Connection, model: str, ids: list[str]) -> set[str]:
+    """Which of `ids` the embedding cache already holds for `model`."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT passage_id FROM embeddings WHERE model = ? AND passage_id IN ({marks})"
+        async with conn.execute(sql, (model, *part)) as cur:
+            found.update([row[0] async for row in cur])
+    return found
+
+
 async def store_embeddings(
     conn: aiosqlite.Connection, model: str, ids: list[str], vectors: np.ndarray
 ) -> None:

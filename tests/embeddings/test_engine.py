@@ -10,6 +10,7 @@ import pytest
 from embeddings import store
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine, IndexUpdateError
+from embeddings.vectors import VectorIndex
 from tests.conftest import HEADLINE_TR
 
 OUT_OF_CORPUS = ["What is the tallest mountain in Japan?", "Yarın hava nasıl olacak?"]
@@ -273,3 +274,59 @@ async def test_unreachable_hub_is_detected_at_once_not_retried(
     assert time.monotonic() - started < 15
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "unreachable" in warnings[0]
+
+
+@pytest.mark.model
+async def test_an_interrupted_build_keeps_what_it_encoded(
+    corpus_dir: Path, tmp_path: Path, minilm_path: str, minilm, monkeypatch
+):
+    """Encoding is committed chunk by chunk before the index is published: a build that
+    dies half-way resumes without encoding those passages again."""
+    import embeddings.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "EMBED_CHUNK", 10)
+    original = minilm.encode_passages
+    encoded: list[int] = []
+
+    def dies_on_third_chunk(texts):
+        if len(encoded) == 2:
+            raise MemoryError("killed")
+        encoded.append(len(texts))
+        return original(texts)
+
+    cfg = config(corpus_dir, tmp_path, minilm_path)
+    try:
+        minilm.encode_passages = dies_on_third_chunk
+        async with await Engine.open(cfg, encoder=minilm) as engine:
+            with pytest.raises(IndexUpdateError):
+                await engine.update()
+            assert engine.snapshot.passages == 0  # nothing was published
+        minilm.encode_passages = original
+        async with await Engine.open(cfg, encoder=minilm) as engine:
+            report = await engine.update()
+        assert report.passages == 27 and report.embedded == 27 - sum(encoded) == 7
+    finally:
+        minilm.encode_passages = original
+
+
+@pytest.mark.model
+async def test_a_run_without_the_model_keeps_the_vector_index(
+    corpus_dir: Path, tmp_path: Path, minilm_path: str, minilm, monkeypatch
+):
+    async with await Engine.open(
+        config(corpus_dir, tmp_path, minilm_path), encoder=minilm
+    ) as engine:
+        await engine.update()
+        saved = engine.snapshot.vector_file
+    async with await Engine.open(config(corpus_dir, tmp_path)) as engine:  # e.g. offline
+        assert engine.encoder is None and (await engine.update()).unchanged
+    assert (tmp_path / "data" / saved).exists()
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("the saved vector index should have been loaded")
+
+    monkeypatch.setattr(VectorIndex, "build", staticmethod(no_rebuild))
+    async with await Engine.open(
+        config(corpus_dir, tmp_path, minilm_path), encoder=minilm
+    ) as engine:
+        assert engine.snapshot.vector_file == saved and engine.snapshot.vectors is not None

@@ -175,16 +175,14 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from embeddings.corpus import LoadResult
-    from embeddings.evaluate import answerability, evaluate, load_squad
+    from embeddings.evaluate import evaluate, load_squad
 
     articles, questions = load_squad(args.squad, args.questions)
     with tempfile.TemporaryDirectory(prefix="qabot-eval-") as tmp:
         config = replace(settings.engine_config(), data_dir=args.data or Path(tmp))
         async with await Engine.open(config) as engine:
             await engine.apply(LoadResult(articles))
-            result = await evaluate(engine, questions)
-            if args.answerability:
-                result["answerability"] = await answerability(engine, questions)
+            result = await evaluate(engine, questions, answerability=args.answerability)
     if args.json:
         print(json.dumps(result))
         return 0

@@ -471,12 +471,17 @@ class Engine:
         async with self._reader() as conn:
             return await store.fetch_passages(conn, rowids)
 
-    async def rankings(self, questions: list[str], depth: int = 100) -> list[Rankings]:
-        """Lexical, dense and fused rankings for many questions (model called once)."""
+    async def encode_questions(self, questions: list[str]) -> np.ndarray | None:
+        """Query vectors for many questions in one model call; None without a dense index."""
+        if self.encoder is None or self._snapshot.vectors is None:
+            return None
+        return await asyncio.to_thread(self.encoder.encode_queries, questions)
+
+    async def rankings(
+        self, questions: list[str], qvecs: np.ndarray | None, depth: int = 100
+    ) -> list[Rankings]:
+        """Lexical, dense and fused rankings for many questions (`encode_questions` vectors)."""
         snap = self._snapshot
-        qvecs = None
-        if self.encoder is not None and snap.vectors is not None:
-            qvecs = await asyncio.to_thread(self.encoder.encode_queries, questions)
         out = []
         for i, question in enumerate(questions):
             query, lex = await self._lexical(question, snap, depth)

@@ -7,11 +7,12 @@ evaluation measures the real pipeline, passage splitting included).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from embeddings.corpus import Article, title_from_text
 from embeddings.engine import Engine
@@ -71,14 +72,15 @@ def article_rank(ranking: Ranking, article_of: dict[int, str], target: str) -> i
     return None
 
 
-async def answerability(engine: Engine, questions: list[Question]) -> dict[str, float]:
+async def _answerability(
+    engine: Engine,
+    questions: list[Question],
+    article_of: dict[int, str],
+    qvecs: np.ndarray | None,
+) -> dict[str, float]:
     """How often the engine says "answered": with the question's source article indexed
     (should be high) and with that whole article held out of the ranking (should be low;
     this is "not in the corpus" as a user meets it)."""
-    article_of = await engine.passage_articles()
-    qvecs = None
-    if engine.encoder is not None and engine.snapshot.vectors is not None:
-        qvecs = await asyncio.to_thread(engine.encoder.encode_queries, [q.text for q in questions])
     answered = {"in_corpus": 0, "held_out": 0}
     for i, question in enumerate(questions):
         qvec = qvecs[i] if qvecs is not None else None
@@ -99,10 +101,14 @@ def _document(article_id: str) -> str:
     return article_id.split("-", 1)[0]
 
 
-async def evaluate(engine: Engine, questions: list[Question]) -> dict[str, dict | None]:
-    """Metrics for the lexical, dense and fused rankings of an engine already indexed."""
+async def evaluate(
+    engine: Engine, questions: list[Question], *, answerability: bool = False
+) -> dict[str, dict | None]:
+    """Metrics for the lexical, dense and fused rankings of an engine already indexed, and
+    with `answerability` the answered rates (key "answerability"); questions encoded once."""
     article_of = await engine.passage_articles()
-    rankings = await engine.rankings([q.text for q in questions])
+    qvecs = await engine.encode_questions([q.text for q in questions])
+    rankings = await engine.rankings([q.text for q in questions], qvecs)
     result: dict[str, dict | None] = {}
     for name in ("lexical", "dense", "fused"):
         if name == "dense" and engine.snapshot.vectors is None:
@@ -113,4 +119,6 @@ async def evaluate(engine: Engine, questions: list[Question]) -> dict[str, dict 
             for r, q in zip(rankings, questions, strict=True)
         ]
         result[name] = metrics(ranks)
+    if answerability:
+        result["answerability"] = await _answerability(engine, questions, article_of, qvecs)
     return result

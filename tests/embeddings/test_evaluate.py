@@ -6,7 +6,7 @@ import pytest
 from embeddings.config import EngineConfig
 from embeddings.corpus import LoadResult
 from embeddings.engine import Engine
-from embeddings.evaluate import answerability, article_rank, evaluate, load_squad, metrics
+from embeddings.evaluate import article_rank, evaluate, load_squad, metrics
 from tests.conftest import FIXTURES
 
 
@@ -36,8 +36,8 @@ async def test_turkish_questions_find_their_paragraph_offline(tmp_path: Path):
     articles, questions = load_squad(FIXTURES / "xquad-small.tr.json")
     async with await Engine.open(EngineConfig(data_dir=tmp_path, model=None)) as engine:
         await engine.apply(LoadResult(articles))
-        result = await evaluate(engine, questions)
-        rates = await answerability(engine, questions)
+        result = await evaluate(engine, questions, answerability=True)
+        rates = result["answerability"]
     assert result["dense"] is None
     assert result["lexical"] == result["fused"]
     assert result["lexical"]["recall@5"] >= 0.9

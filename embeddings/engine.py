@@ -26,6 +26,7 @@ from embeddings.corpus import Article, LoadResult, Skipped, load_corpus
 from embeddings.encoder import Encoder, load_encoder
 from embeddings.fusion import Ranking, fuse
 from embeddings.lexical import Bm25Index
+from embeddings.progress import Progress, ProgressCallback
 from embeddings.splitter import Passage, split_article
 from embeddings.text import ANALYZER_VERSION, detect_language, focus_terms, terms
 from embeddings.vectors import VectorIndex
@@ -212,25 +213,38 @@ class Engine:
 
     # ---- indexing ---------------------------------------------------------------------
 
-    async def update(self, corpus_dir: Path | None = None) -> UpdateReport:
-        """Bring the index in line with the corpus folder, touching only what changed."""
+    async def update(
+        self, corpus_dir: Path | None = None, *, progress: ProgressCallback | None = None
+    ) -> UpdateReport:
+        """Bring the index in line with the corpus folder, touching only what changed.
+
+        `progress` is called after each encoded chunk (on the event loop's thread).
+        """
         started = time.perf_counter()
         loaded = await asyncio.to_thread(load_corpus, corpus_dir or self.config.corpus_dir)
-        return await self.apply(loaded, started=started)
+        return await self.apply(loaded, started=started, progress=progress)
 
-    async def apply(self, loaded: LoadResult, *, started: float | None = None) -> UpdateReport:
+    async def apply(
+        self,
+        loaded: LoadResult,
+        *,
+        started: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> UpdateReport:
         """Make the index hold exactly `loaded` (articles of failed files are kept)."""
         started = started or time.perf_counter()
         async with self._update_lock:
             try:
-                report = await self._apply(loaded)
+                report = await self._apply(loaded, progress)
             except Exception as err:
                 log.exception("Index update failed; the previous index keeps serving.")
                 raise IndexUpdateError(f"{type(err).__name__}: {err}") from err
         report.seconds = time.perf_counter() - started
         return report
 
-    async def _apply(self, loaded: LoadResult) -> UpdateReport:
+    async def _apply(
+        self, loaded: LoadResult, progress: ProgressCallback | None = None
+    ) -> UpdateReport:
         existing = await store.article_hashes(self._writer)
         if await store.get_meta(self._writer, "analyzer") != ANALYZER_VERSION:
             # Terms from another analyzer version would not match today's questions:
@@ -265,7 +279,7 @@ class Engine:
                 else await store.passages_without_embedding(self._writer, self.encoder.name)
             )
             new = [(p.id, p.ranking_text) for _, passages, _ in prepared for p in passages]
-            report.embedded = await self._embed(unembedded + new)
+            report.embedded = await self._embed(unembedded + new, progress)
         await self._writer.execute("BEGIN IMMEDIATE")
         try:
             report.passages_removed = await store.delete_articles(
@@ -297,17 +311,23 @@ class Engine:
         self._remove_stale_files()
         return report
 
-    async def _embed(self, passages: list[tuple[str, str]]) -> int:
+    async def _embed(
+        self, passages: list[tuple[str, str]], progress: ProgressCallback | None = None
+    ) -> int:
         """Encode and cache the (passage id, ranking text) pairs the cache lacks, committing
         each chunk; the number encoded."""
         assert self.encoder is not None
         model = self.encoder.name
         cached = await store.cached_embedding_ids(self._writer, model, [i for i, _ in passages])
         missing = list({i: t for i, t in passages if i not in cached}.items())
+        state = Progress("passages", len(missing))
         for start in range(0, len(missing), EMBED_CHUNK):
             part = missing[start : start + EMBED_CHUNK]
             vectors = await asyncio.to_thread(self.encoder.encode_passages, [t for _, t in part])
             await store.store_embeddings(self._writer, model, [i for i, _ in part], vectors)
+            state.done += len(part)
+            if progress:
+                progress(state)
         return len(missing)
 
     async def _build_vectors(self) -> tuple[VectorIndex, str]:

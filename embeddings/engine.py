@@ -43,6 +43,23 @@ class IndexUpdateError(RuntimeError):
     """An update failed; the index that was serving before is still serving."""
 
 
+class MassDeletion(IndexUpdateError):
+    """An update would remove more of the corpus than allowed without confirmation
+    (e.g. the corpus folder was emptied or unmounted); nothing was changed."""
+
+    def __init__(self, removing: int, total: int) -> None:
+        super().__init__(
+            f"the update would remove {removing} of {total} articles; nothing was changed"
+        )
+        self.removing = removing
+        self.total = total
+
+
+class IndexOpenError(RuntimeError):
+    """The index cannot be opened (damaged database, unwritable folder…); the message is one
+    line saying what is wrong and what to do. Everything opened so far has been closed."""
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What a question is answered from; replaced whole, never mutated."""

@@ -15,11 +15,18 @@ from pathlib import Path, PurePath
 from telegram import Document, Message, Update
 
 from bot.context import BotContext, Services
-from bot.messaging import message_of, reply, typing
+from bot.messaging import message_of, progress_message, reply, typing
 from bot.render import pack
 from bot.texts import Texts, texts_for
-from embeddings.corpus import SUPPORTED_SUFFIXES, Article, LoadResult, load_corpus, load_file
-from embeddings.engine import IndexUpdateError, UpdateReport
+from embeddings.corpus import (
+    SUPPORTED_SUFFIXES,
+    Article,
+    CorpusRootError,
+    LoadResult,
+    load_corpus,
+    load_file,
+)
+from embeddings.engine import IndexUpdateError, MassDeletion, UpdateReport
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +36,24 @@ MAX_LISTED = 10  # skipped files / titles named in a reply
 
 
 async def reload_index(update: Update, context: BotContext) -> None:
-    """Re-read the corpus folder; the old index answers questions until the new one is ready."""
+    """Re-read the corpus folder; the old index answers questions until the new one is ready.
+    An update that would remove most of the corpus (an emptied or unmounted folder) waits for
+    `/reload confirm`."""
     message = message_of(update)
     t = texts_for(message.from_user)
-    async with typing(message):
-        try:
-            report = await context.services.engine.update()
-        except IndexUpdateError as err:
-            await reply(message, [t.reload_failed.format(reason=html.escape(str(err)))])
-            return
+    confirmed = [arg.lower() for arg in context.args or []] == ["confirm"]
+    options = {"allow_mass_delete": True} if confirmed else {}
+    try:
+        async with progress_message(message, t.reloading) as progress:
+            report = await context.services.engine.update(progress=progress, **options)
+    except MassDeletion as err:
+        log.warning("Reload by %s refused: %s", _user_id(message), err)
+        text = t.reload_mass_deletion.format(removing=err.removing, total=err.total)
+        await reply(message, [text])
+        return
+    except IndexUpdateError as err:
+        await reply(message, [t.reload_failed.format(reason=html.escape(str(err)))])
+        return
     log.info(
         "Reload by %s: %d articles (+%d ~%d -%d), %d passages, %d files skipped, %.1f s",
         _user_id(message),
@@ -97,15 +113,30 @@ async def add_document(update: Update, context: BotContext) -> None:
     document = message.document
     assert document is not None
     t = texts_for(message.from_user)
+    services = context.services
     name = _safe_name(document.file_name or "document")
     if refusal := _unacceptable(document, name, t):
         await reply(message, [refusal])
         return
     log.info("User %s uploads %s", _user_id(message), name)
+    rel = f"{UPLOAD_FOLDER}/{name}"
     async with typing(message):
         content = bytes(await (await document.get_file()).download_as_bytearray())
-        lines = await _add_to_corpus(context.services, content, name, t)
-    await reply(message, pack(lines))
+        articles, refusal_lines = await _check_upload(services, content, name, rel, t)
+    if refusal_lines:
+        await reply(message, pack(refusal_lines))
+        return
+    await asyncio.to_thread(_save, services.settings.corpus_dir / rel, content)
+    log.info("Saved %s into the corpus; indexing it", rel)
+    try:
+        heading = t.indexing_upload.format(name=html.escape(rel))
+        async with progress_message(message, heading) as progress:
+            report = await services.engine.update(progress=progress)
+    except IndexUpdateError as err:
+        reason = html.escape(str(err))
+        await reply(message, [t.upload_index_failed.format(name=html.escape(rel), reason=reason)])
+        return
+    await reply(message, pack(_describe_upload(rel, articles, report, t)))
 
 
 def _unacceptable(document: Document, name: str, t: Texts) -> str | None:
@@ -120,27 +151,27 @@ def _unacceptable(document: Document, name: str, t: Texts) -> str | None:
     return None
 
 
-async def _add_to_corpus(services: Services, content: bytes, name: str, t: Texts) -> list[str]:
-    """Validate, save and index an upload; the reply lines: what was added, or why not."""
+async def _check_upload(
+    services: Services, content: bytes, name: str, rel: str, t: Texts
+) -> tuple[list[Article], list[str]]:
+    """The upload's articles, or the reply lines saying why it is not added."""
     corpus_dir = services.settings.corpus_dir
-    rel = f"{UPLOAD_FOLDER}/{name}"
     loaded = await asyncio.to_thread(_load_upload, content, name, rel)
     if loaded.skipped or not loaded.articles:
         reasons = [str(skipped) for skipped in loaded.skipped]
-        return [t.upload_refused.format(name=html.escape(name)), *_bullets(reasons)]
-    clashes = await asyncio.to_thread(_clashing_ids, loaded.articles, rel, corpus_dir)
+        return [], [t.upload_refused.format(name=html.escape(name)), *_bullets(reasons)]
+    try:
+        clashes = await asyncio.to_thread(_clashing_ids, loaded.articles, rel, corpus_dir)
+    except CorpusRootError as err:  # the corpus folder is gone: nowhere to add it
+        return [], [
+            t.upload_index_failed.format(name=html.escape(rel), reason=html.escape(str(err)))
+        ]
     if clashes:
-        return [t.upload_duplicate_ids.format(name=html.escape(name)), *_bullets(clashes)]
+        return [], [t.upload_duplicate_ids.format(name=html.escape(name)), *_bullets(clashes)]
     target = corpus_dir / rel
     if target.is_file() and target.read_bytes() == content:
-        return [t.upload_same.format(name=html.escape(rel))]
-    await asyncio.to_thread(_save, target, content)
-    log.info("Saved %s into the corpus; indexing it", rel)
-    try:
-        report = await services.engine.update()
-    except IndexUpdateError as err:
-        return [t.upload_index_failed.format(name=html.escape(rel), reason=html.escape(str(err)))]
-    return _describe_upload(rel, loaded.articles, report, t)
+        return [], [t.upload_same.format(name=html.escape(rel))]
+    return loaded.articles, []
 
 
 def _load_upload(content: bytes, name: str, rel: str) -> LoadResult:

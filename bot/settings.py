@@ -43,8 +43,6 @@ class Settings:
     webhook_port: int = 8443
     log_level: str = "INFO"
     fusion: FusionConfig = field(default_factory=FusionConfig)
-    min_coverage: float = 0.4
-    min_similarity: float | None = None
     lexical_backend: str = "memory"
 
     @property
@@ -61,8 +59,6 @@ class Settings:
             model=self.embedding_model,
             model_load_timeout=self.model_load_timeout,
             fusion=self.fusion,
-            min_coverage=self.min_coverage,
-            min_similarity=self.min_similarity,
             lexical_backend=self.lexical_backend,
         )
 
@@ -117,15 +113,12 @@ def load_settings(
         webhook_port=int(_number(get("WEBHOOK_PORT"), "WEBHOOK_PORT", 8443)),
         log_level=(get("LOG_LEVEL") or "INFO").upper(),
         fusion=FusionConfig(
-            method=_choice(get("FUSION_METHOD"), "FUSION_METHOD", ("rrf", "score")),
             lexical_weight=_number(get("FUSION_LEXICAL_WEIGHT"), "FUSION_LEXICAL_WEIGHT", 1.0),
             dense_weight=_optional(get("FUSION_DENSE_WEIGHT"), "FUSION_DENSE_WEIGHT"),
             dense_weight_cross=_optional(
                 get("FUSION_DENSE_WEIGHT_CROSS"), "FUSION_DENSE_WEIGHT_CROSS"
             ),
         ),
-        min_coverage=_number(get("ANSWER_MIN_COVERAGE"), "ANSWER_MIN_COVERAGE", 0.4),
-        min_similarity=_optional(get("ANSWER_MIN_SIMILARITY"), "ANSWER_MIN_SIMILARITY"),
         lexical_backend=_choice(get("LEXICAL_BACKEND"), "LEXICAL_BACKEND", ("memory", "fts5")),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,10 @@ class Usage:
     feedback_down: int
 
 
+class StorageError(RuntimeError):
+    """The database cannot be opened; the message is one line saying what to do."""
+
+
 class Storage:
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
@@ -86,15 +91,30 @@ class Storage:
 
     @classmethod
     async def open(cls, data_dir: Path) -> Storage:
-        """Open (creating if needed) the database and forget sessions past their lifetime."""
-        data_dir.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(data_dir / DB_NAME, isolation_level=None)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=FULL")
-        await db.executescript(_SCHEMA)
-        await db.execute(
-            "DELETE FROM sessions WHERE created_at < ?", (time.time() - SESSION_DAYS * 86400,)
-        )
+        """Open (creating if needed) the database, check it, and forget sessions past their
+        lifetime. Fails with StorageError, and nothing left open (an open connection's thread
+        would keep the process from exiting)."""
+        path = data_dir / DB_NAME
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as err:
+            raise StorageError(f"cannot open the bot database {path}: {err}") from err
+        try:
+            await _check(db, path)
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.executescript(_SCHEMA)
+            await db.execute(
+                "DELETE FROM sessions WHERE created_at < ?", (time.time() - SESSION_DAYS * 86400,)
+            )
+        except BaseException as err:
+            await db.close()
+            if _is_corruption(err):
+                raise StorageError(_damaged(path, str(err))) from err
+            if isinstance(err, sqlite3.Error):
+                raise StorageError(f"cannot open the bot database {path}: {err}") from err
+            raise
         return cls(db)
 
     async def close(self) -> None:
@@ -147,7 +167,8 @@ class Storage:
                 )
                 await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    await self._db.execute("ROLLBACK")
                 raise
         return session_id
 
@@ -209,3 +230,25 @@ class Storage:
         ) as cursor:
             up, down = await cursor.fetchone()  # type: ignore[misc]
         return Usage(questions, answered, median, up, down)
+
+
+async def _check(db: aiosqlite.Connection, path: Path) -> None:
+    async with db.execute("PRAGMA quick_check") as cursor:
+        problems = [row[0] for row in await cursor.fetchall()]
+    if problems != ["ok"]:
+        lines = [line for row in problems for line in row.splitlines() if "***" not in line]
+        more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+        raise StorageError(_damaged(path, f"quick_check: {lines[0]}{more}"))
+
+
+def _is_corruption(err: BaseException) -> bool:
+    code = getattr(err, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _damaged(path: Path, reason: str) -> str:
+    return (
+        f"the bot database {path} is damaged ({reason}): move it aside to start with an empty "
+        "one (the question log, feedback and answer buttons are lost), or restore it from a "
+        "backup."
+    )

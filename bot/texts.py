@@ -32,6 +32,9 @@ class Texts:
     # admin
     admin_only: str
     upload_admin_only: str
+    reloading: str
+    indexing_upload: str
+    reload_mass_deletion: str
     reload_done: str
     reload_unchanged: str
     reload_failed: str
@@ -75,6 +78,13 @@ TR = Texts(
     something_went_wrong="Üzgünüm, bir şeyler ters gitti. Lütfen biraz sonra yeniden deneyin.",
     admin_only="Üzgünüm, bu komut yalnızca yöneticiler içindir.",
     upload_admin_only="Üzgünüm, derleme yalnızca yöneticiler belge ekleyebilir.",
+    reloading="⏳ Derlem klasörü yeniden okunuyor, dizin güncelleniyor…",
+    indexing_upload="⏳ {name} dizine ekleniyor…",
+    reload_mass_deletion=(
+        "⚠️ Hiçbir şey değiştirilmedi: bu güncelleme {total} makaleden {removing} tanesini "
+        "silecekti (derlem klasörü boş ya da bağlı değil mi?).\n"
+        "Yine de yapmak için /reload confirm gönderin."
+    ),
     reload_done=(
         "✅ Dizin {seconds} saniyede güncellendi.\n"
         "Makaleler: {articles} (eklenen {added}, değişen {changed}, silinen {removed})\n"
@@ -145,6 +155,13 @@ EN = Texts(
     something_went_wrong="Sorry, something went wrong. Please try again in a moment.",
     admin_only="Sorry, this command is only for administrators.",
     upload_admin_only="Sorry, only administrators can add documents to the corpus.",
+    reloading="⏳ Re-reading the corpus folder and updating the index…",
+    indexing_upload="⏳ Indexing {name}…",
+    reload_mass_deletion=(
+        "⚠️ Nothing was changed: this update would remove {removing} of {total} articles "
+        "(is the corpus folder empty or unmounted?).\n"
+        "Send /reload confirm to do it anyway."
+    ),
     reload_done=(
         "✅ Index updated in {seconds} s.\n"
         "Articles: {articles} (added {added}, changed {changed}, removed {removed})\n"

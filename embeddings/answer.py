@@ -1,4 +1,4 @@
-"""Turning ranked passages into an answer: highlight sentence, strength, JSON contract."""
+"""Turning ranked passages into an answer: highlight sentence, answered or not, JSON contract."""
 
 from __future__ import annotations
 
@@ -8,6 +8,42 @@ import numpy as np
 
 from embeddings.lexical import QueryTerms
 from embeddings.text import terms
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What says that a passage answers the question."""
+
+    coverage: float  # share of the question's IDF-weighted terms in the passage
+    dense: float | None = None  # the model's score (passage and best sentence cosine)
+    gap: float | None = None  # `dense` above the mean of the other candidates' scores
+
+
+@dataclass(frozen=True)
+class AnswerRule:
+    """A passage answers when `bias + Σ weight·evidence ≥ 0`.
+
+    `qabot calibrate` fits the weights (logistic regression) and sets the bias for a target
+    rate of false answers, per model and per question language. A passage that stands out
+    from the others (`gap`) is evidence as much as a high cosine: cross-language cosines run
+    low and close together, so no single threshold separates them.
+    """
+
+    coverage: float = 1.0
+    dense: float = 0.0
+    gap: float = 0.0
+    bias: float = -0.4
+
+    def score(self, evidence: Evidence) -> float:
+        return (
+            self.bias
+            + self.coverage * evidence.coverage
+            + self.dense * (evidence.dense or 0.0)
+            + self.gap * (evidence.gap or 0.0)
+        )
+
+    def accepts(self, evidence: Evidence) -> bool:
+        return self.score(evidence) >= 0
 
 
 @dataclass(frozen=True)
@@ -22,9 +58,12 @@ class Hit:
     title: str
     source_url: str | None
     date: str | None
-    coverage: float  # share of the question's IDF-weighted terms in the passage
-    similarity: float | None  # cosine with the question, when a model is loaded
+    evidence: Evidence
     weak: bool  # does not, by itself, answer the question
+
+    @property
+    def coverage(self) -> float:
+        return self.evidence.coverage
 
     def to_dict(self) -> dict:
         return {
@@ -56,12 +95,17 @@ class Answer:
         }
 
 
-def is_strong(
-    coverage: float, similarity: float | None, min_coverage: float, min_similarity: float
-) -> bool:
-    """A passage answers when it holds most of the question's rare words, or the model
-    finds it close enough (the only evidence across languages)."""
-    return coverage >= min_coverage or (similarity is not None and similarity >= min_similarity)
+def answering(
+    evidence: list[Evidence], scores: list[float], rule: AnswerRule, secondary_ratio: float
+) -> list[bool]:
+    """Which passages (best first) answer: the rule accepts them, and a further source
+    only when its fused score is within `secondary_ratio` of the best passage's, so that
+    a loosely related passage is not offered as another answer."""
+    best = scores[0] if scores else 0.0
+    return [
+        rule.accepts(e) and (i == 0 or best <= 0 or s >= secondary_ratio * best)
+        for i, (e, s) in enumerate(zip(evidence, scores, strict=True))
+    ]
 
 
 def best_sentence(
@@ -71,11 +115,12 @@ def best_sentence(
     focus: frozenset[str] = frozenset(),
 ) -> str:
     """The sentence to highlight: most of the question's rare words, the relation asked
-    about (`focus`) counting double, plus model similarity when there is a model."""
+    about (`focus`) counting double, plus the model's similarity when there are sentence
+    vectors (the only evidence for a question in another language)."""
     best, best_score = sentences[0], -1.0
     for i, sentence in enumerate(sentences):
         score = query.coverage(set(terms(sentence)), focus)
-        if similarities is not None:
+        if similarities is not None and i < len(similarities):
             score += float(similarities[i])
         if score > best_score:
             best, best_score = sentence, score

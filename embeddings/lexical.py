@@ -11,7 +11,6 @@ and fallback backend; tests check that both rank alike.
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ class QueryTerms:
     terms: tuple[str, ...]
     df: dict[str, int]
     total: int  # passages in the index
+    translated: frozenset[str] = frozenset()  # terms only a translation of the question has
 
     def idf(self, term: str) -> float:
         """BM25's IDF, floored above zero; a term absent from the index weighs the most."""
@@ -39,18 +39,24 @@ class QueryTerms:
 
     @property
     def vocabulary_coverage(self) -> float:
-        """Share of the question's IDF weight found anywhere in the index: near 1 for a
-        question in the corpus language, near 0 for one in another language."""
-        return self.coverage(set(self.df))
+        """Share of the question's own IDF weight (its translation aside) found anywhere in
+        the index: near 1 for a question in the corpus language, near 0 for another."""
+        own = [t for t in self.terms if t not in self.translated]
+        return self._share(own, set(self.df), frozenset())
 
     def coverage(self, passage_terms: set[str], boost: frozenset[str] = frozenset()) -> float:
         """Share of the question's IDF weight that a passage contains (`boost` terms count
         double)."""
-        weights = {t: self.idf(t) * (2.0 if t in boost else 1.0) for t in self.terms}
+        return self._share(self.terms, passage_terms, boost)
+
+    def _share(
+        self, terms: list[str] | tuple[str, ...], found: set[str], boost: frozenset[str]
+    ) -> float:
+        weights = {t: self.idf(t) * (2.0 if t in boost else 1.0) for t in terms}
         total = sum(weights.values())
         if total == 0:
             return 0.0
-        return sum(w for t, w in weights.items() if t in passage_terms) / total
+        return sum(w for t, w in weights.items() if t in found) / total
 
     def matchable(self) -> list[str]:
         """The terms to match on. Terms in more than half the passages have (floored) zero
@@ -111,13 +117,15 @@ class Bm25Index:
         np.cumsum(np.bincount(all_terms, minlength=len(vocabulary)), out=indptr[1:])
         return cls(vocabulary, indptr, doc_of, weights, rowids)
 
-    def query_terms(self, terms: list[str]) -> QueryTerms:
-        distinct = tuple(dict.fromkeys(terms))
+    def query_terms(self, terms: list[str], translated: list[str] = ()) -> QueryTerms:
+        """A question's terms with their document frequencies; `translated` are terms of
+        its translation (they match, but do not make it a corpus-language question)."""
+        distinct = tuple(dict.fromkeys([*terms, *translated]))
         df = {}
         for term in distinct:
             if (t := self.vocabulary.get(term)) is not None:
                 df[term] = int(self.indptr[t + 1] - self.indptr[t])
-        return QueryTerms(distinct, df, len(self))
+        return QueryTerms(distinct, df, len(self), frozenset(translated) - set(terms))
 
     def search(self, query: QueryTerms, depth: int) -> list[tuple[int, float]]:
         """(row id, BM25 score) pairs, best first: the ranking `fts5_search` gives."""
@@ -135,10 +143,10 @@ class Bm25Index:
         return [(int(self.rowids[i]), float(scores[i])) for i in hits]
 
     def save(self, path: Path) -> None:
-        """Temp file + rename, so a crash never leaves a torn index behind."""
-        tmp = path.with_name(path.name + ".tmp")
+        """Plain write (to an open file: `np.savez` would append ".npz" to a temp name);
+        `indexfiles.write` makes it atomic and checksums it."""
         terms = np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__), dtype=str)
-        with open(tmp, "wb") as fh:
+        with open(path, "wb") as fh:
             np.savez(
                 fh,
                 terms=terms,
@@ -147,15 +155,46 @@ class Bm25Index:
                 weights=self.weights,
                 rowids=self.rowids,
             )
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> Bm25Index:
+        """Raises ValueError for arrays that `build` cannot have made (see `check`)."""
         with np.load(path, allow_pickle=False) as data:
             vocabulary = {str(term): i for i, term in enumerate(data["terms"])}
-            return cls(vocabulary, data["indptr"], data["docs"], data["weights"], data["rowids"])
+            index = cls(vocabulary, data["indptr"], data["docs"], data["weights"], data["rowids"])
+        index.check()
+        return index
+
+    def check(self) -> None:
+        """Raise ValueError unless the arrays are consistent: a damaged file would otherwise
+        fail every question (doc ids out of range) or rank silently wrong (row ids out of
+        order, weights that are not finite)."""
+        problems = {
+            "types": (
+                self.indptr.dtype != np.int64
+                or self.docs.dtype != np.int32
+                or self.weights.dtype != np.float32
+                or self.rowids.dtype != np.int64
+            ),
+            "postings offsets": (
+                self.indptr.shape != (len(self.vocabulary) + 1,)
+                or self.indptr[0] != 0
+                or self.indptr[-1] != len(self.docs)
+                or bool(np.any(np.diff(self.indptr) < 0))
+            ),
+            "weights": (
+                self.weights.shape != self.docs.shape
+                or not bool(np.all(np.isfinite(self.weights) & (self.weights > 0)))
+            ),
+            "doc ids": (
+                len(self.docs) > 0
+                and (int(self.docs.min()) < 0 or int(self.docs.max()) >= len(self.rowids))
+            ),
+            "row ids": self.rowids.ndim != 1 or bool(np.any(np.diff(self.rowids) <= 0)),
+        }
+        bad = [name for name, wrong in problems.items() if wrong]
+        if bad:
+            raise ValueError("inconsistent BM25 arrays: " + ", ".join(bad))
 
 
 async def stored_terms(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
@@ -164,15 +203,17 @@ async def stored_terms(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
         return [(int(r[0]), r[1]) async for r in cur]
 
 
-async def fts5_query_terms(conn: aiosqlite.Connection, terms: list[str], total: int) -> QueryTerms:
-    distinct = tuple(dict.fromkeys(terms))
+async def fts5_query_terms(
+    conn: aiosqlite.Connection, terms: list[str], total: int, translated: list[str] = ()
+) -> QueryTerms:
+    distinct = tuple(dict.fromkeys([*terms, *translated]))
     df: dict[str, int] = {}
     if distinct:
         marks = ",".join("?" * len(distinct))
         sql = f"SELECT term, doc FROM passages_vocab WHERE term IN ({marks})"
         async with conn.execute(sql, distinct) as cur:
             df = {row[0]: int(row[1]) async for row in cur}
-    return QueryTerms(distinct, df, total)
+    return QueryTerms(distinct, df, total, frozenset(translated) - set(terms))
 
 
 async def fts5_search(

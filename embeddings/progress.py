@@ -52,7 +52,7 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def format_duration(seconds: float) -> str:
-    """"42 s", "3 min 05 s", "2 h 07 min": short enough for a progress line."""
+    """ "42 s", "3 min 05 s", "2 h 07 min": short enough for a progress line."""
     seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds} s"

@@ -7,8 +7,12 @@ writes, and an update becomes visible in one commit.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 import aiosqlite
 import numpy as np
@@ -16,7 +20,7 @@ import numpy as np
 from embeddings.corpus import Article
 from embeddings.splitter import Passage, join_sentences
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: embeddings.orphaned_at
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -45,8 +49,13 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
     passage_id TEXT NOT NULL,
     vector BLOB NOT NULL,
+    orphaned_at REAL,  -- unix time its passage left the corpus; NULL while it exists
     PRIMARY KEY (model, passage_id)
 ) WITHOUT ROWID;
+"""
+ORPHANS_INDEX = """
+CREATE INDEX IF NOT EXISTS embeddings_orphaned ON embeddings (orphaned_at)
+    WHERE orphaned_at IS NOT NULL;
 """
 
 
@@ -68,17 +77,62 @@ class StoredPassage:
         return join_sentences(self.sentences, self.paragraph_starts)
 
 
-async def connect(path: str, *, readonly: bool = False) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    await conn.execute("PRAGMA busy_timeout = 10000")
-    if not readonly:
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.executescript(SCHEMA)
-        await conn.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
-        )
+async def connect(path: str | Path, *, readonly: bool = False) -> aiosqlite.Connection:
+    """A connection: the writer (WAL mode, schema created or migrated) or a reader.
+
+    A connection whose set-up fails is closed before the error propagates: aiosqlite's
+    worker threads are not daemons, and one left open keeps the process alive forever.
+    """
+    target = _readonly_uri(Path(path)) if readonly else str(path)
+    conn = await aiosqlite.connect(target, isolation_level=None, uri=readonly)
+    try:
+        await conn.execute("PRAGMA busy_timeout = 10000")
+        if not readonly:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.executescript(SCHEMA)
+            await _migrate(conn)
+    except BaseException:
+        await conn.close()
+        raise
     return conn
+
+
+def _readonly_uri(path: Path) -> str:
+    """Read-only. In a folder that cannot be written, SQLite cannot create the WAL index
+    (-shm) that WAL mode needs: with no -wal file (no update was left unfinished there)
+    the database is opened as immutable, otherwise it would not open at all."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    wal = path.with_name(path.name + "-wal")
+    if not os.access(path.parent, os.W_OK) and not wal.exists():
+        uri += "&immutable=1"
+    return uri
+
+
+async def _migrate(conn: aiosqlite.Connection) -> None:
+    """Bring an older database to this schema. Writes nothing when it is current: opening
+    the index must not need disk space (a full disk must not stop the answers)."""
+    if await get_meta(conn, "schema_version") == SCHEMA_VERSION:
+        return
+    async with conn.execute("PRAGMA table_info(embeddings)") as cur:
+        columns = {row[1] async for row in cur}
+    if "orphaned_at" not in columns:
+        await conn.execute("ALTER TABLE embeddings ADD COLUMN orphaned_at REAL")
+    await conn.executescript(ORPHANS_INDEX)
+    await set_meta(conn, "schema_version", SCHEMA_VERSION)
+
+
+async def integrity_problem(conn: aiosqlite.Connection) -> str | None:
+    """SQLite's `quick_check`: None when the database is sound, else its first complaint."""
+    try:
+        async with conn.execute("PRAGMA quick_check(1)") as cur:
+            row = await cur.fetchone()
+    except sqlite3.DatabaseError as err:  # e.g. "file is not a database"
+        return str(err)
+    if row and row[0] == "ok":
+        return None
+    report = str(row[0] if row else "no answer").replace("*** in database main ***", "")
+    return " ".join(report.split())  # one line
 
 
 async def get_meta(conn: aiosqlite.Connection, key: str) -> str | None:
@@ -184,14 +238,14 @@ async def fetch_passages(conn: aiosqlite.Connection, rowids: list[int]) -> dict[
 
 async def passages_without_embedding(
     conn: aiosqlite.Connection, model: str
-) -> list[tuple[str, str]]:
-    """(passage id, ranking text) of passages the embedding cache lacks for `model`."""
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(passage id, ranking text, sentences) of passages the cache lacks for `model`."""
     sql = (
-        "SELECT p.id, p.ranking_text FROM passages p LEFT JOIN embeddings e"
+        "SELECT p.id, p.ranking_text, p.sentences FROM passages p LEFT JOIN embeddings e"
         " ON e.model = ? AND e.passage_id = p.id WHERE e.passage_id IS NULL ORDER BY p.rowid"
     )
     async with conn.execute(sql, (model,)) as cur:
-        return [(r[0], r[1]) async for r in cur]
+        return [(r[0], r[1], tuple(s for s, _ in json.loads(r[2]))) async for r in cur]
 
 
 async def cached_embedding_ids(conn: aiosqlite.Connection, model: str, ids: list[str]) -> set[str]:
@@ -209,13 +263,28 @@ async def cached_embedding_ids(conn: aiosqlite.Connection, model: str, ids: list
 async def store_embeddings(
     conn: aiosqlite.Connection, model: str, ids: list[str], vectors: np.ndarray
 ) -> None:
+    await store_blobs(conn, model, ids, [v.astype(np.float32).tobytes() for v in vectors])
+
+
+async def store_blobs(
+    conn: aiosqlite.Connection, model: str, ids: list[str], blobs: list[bytes]
+) -> None:
+    """Cache one blob per passage id under `model` (a vector, or a passage's sentence
+    vectors)."""
     await conn.executemany(
-        "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-        [
-            (model, pid, vec.astype(np.float32).tobytes())
-            for pid, vec in zip(ids, vectors, strict=True)
-        ],
+        "INSERT OR REPLACE INTO embeddings (model, passage_id, vector) VALUES (?, ?, ?)",
+        [(model, pid, blob) for pid, blob in zip(ids, blobs, strict=True)],
     )
+
+
+async def embedding_blobs(conn: aiosqlite.Connection, model: str) -> list[tuple[int, bytes]]:
+    """(passage row id, cached blob) of every passage that has one, by row id."""
+    sql = (
+        "SELECT p.rowid, e.vector FROM passages p JOIN embeddings e"
+        " ON e.model = ? AND e.passage_id = p.id ORDER BY p.rowid"
+    )
+    async with conn.execute(sql, (model,)) as cur:
+        return [(int(r[0]), r[1]) async for r in cur]
 
 
 async def all_embeddings(conn: aiosqlite.Connection, model: str) -> tuple[np.ndarray, np.ndarray]:
@@ -233,9 +302,34 @@ async def all_embeddings(conn: aiosqlite.Connection, model: str) -> tuple[np.nda
     return ids, vectors
 
 
-async def prune_embeddings(conn: aiosqlite.Connection, model: str) -> None:
-    """Drop cached vectors of passages that no longer exist, for the current model only."""
+async def mark_orphaned_embeddings(conn: aiosqlite.Connection, now: float) -> None:
+    """Date the cached vectors (of every model) whose passage has left the corpus, and undate
+    those whose passage is back. Dated vectors are kept for a grace period: a corpus folder
+    emptied by mistake comes back without re-embedding."""
     await conn.execute(
-        "DELETE FROM embeddings WHERE model = ? AND passage_id NOT IN (SELECT id FROM passages)",
-        (model,),
+        "UPDATE embeddings SET orphaned_at = NULL"
+        " WHERE orphaned_at IS NOT NULL AND passage_id IN (SELECT id FROM passages)"
     )
+    await conn.execute(
+        "UPDATE embeddings SET orphaned_at = ?"
+        " WHERE orphaned_at IS NULL AND passage_id NOT IN (SELECT id FROM passages)",
+        (now,),
+    )
+
+
+async def prune_orphaned_embeddings(
+    conn: aiosqlite.Connection, orphaned_before: float | None = None
+) -> tuple[int, int]:
+    """Delete cached vectors orphaned before that time (None: all orphans); returns how many
+    and their bytes."""
+    where = "orphaned_at IS NOT NULL"
+    params: tuple[float, ...] = ()
+    if orphaned_before is not None:
+        where += " AND orphaned_at < ?"
+        params = (orphaned_before,)
+    async with conn.execute(
+        f"SELECT count(*), coalesce(sum(length(vector)), 0) FROM embeddings WHERE {where}", params
+    ) as cur:
+        count, size = await cur.fetchone()
+    await conn.execute(f"DELETE FROM embeddings WHERE {where}", params)
+    return int(count), int(size)

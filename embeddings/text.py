@@ -19,6 +19,8 @@ from functools import lru_cache
 
 import Stemmer
 
+from embeddings import glossary
+
 _TURKISH_UPPER = str.maketrans({"I": "ı", "İ": "i"})
 # Folding applied after stemming: Turkish letters and circumflexes to plain ASCII.
 _FOLD = str.maketrans("ıçğöşüâîû", "icgosuaiu")
@@ -264,17 +266,23 @@ def terms(text: str) -> list[str]:
     return out
 
 
-def focus_terms(question: str, span: int = 2) -> frozenset[str]:
+def focus_terms(question: str) -> frozenset[str]:
     """Terms of the words right after the question word: the relation asked about.
 
     "16 Aralık konferansına kim başkanlık etti?" asks for whoever *başkanlık etti*; the
-    date only locates the event. English puts the relation there too ("who chaired ...").
+    date only locates the event, so numbers are never the focus. English puts the relation
+    right after the question word too ("who chaired ..."): one word, and its Turkish
+    translation (glossary.py) is what the corpus holds.
     """
     tokens = words(question)
+    english = detect_language(question) == "en"
     for i, token in enumerate(tokens):
         if token in QUESTION_WORDS:
-            following = [w for w in tokens[i + 1 :] if fold(w) not in _STOP_FOLDED]
-            return frozenset(terms(" ".join(following[:span])))
+            following = [
+                w for w in tokens[i + 1 :] if fold(w) not in _STOP_FOLDED and not w.isdigit()
+            ]
+            text = " ".join(following[: 1 if english else 2])
+            return frozenset(terms(text) + terms(glossary.translate(text)))
     return frozenset()
 
 

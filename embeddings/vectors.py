@@ -6,7 +6,6 @@ exact search would cost more than the rest of the query.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import faiss
@@ -63,16 +62,19 @@ class VectorIndex:
             return None
 
     def save(self, path: Path) -> None:
-        """Write to a temp file and rename, so a crash never leaves a torn index behind."""
-        tmp = path.with_name(path.name + ".tmp")
-        faiss.write_index(self.index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        """Plain write; `indexfiles.write` makes it atomic and checksums it."""
+        faiss.write_index(self.index, str(path))
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex:
+        """Raises ValueError (or faiss's RuntimeError) for a file that is not an index as
+        `build` makes them: one never serves vectors under the wrong passages."""
         index = faiss.read_index(str(path))
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise ValueError(f"not an id-mapped index ({type(index).__name__})")
+        ids = faiss.vector_to_array(index.id_map)
+        if len(ids) != index.ntotal or np.any(np.diff(ids) <= 0) or (len(ids) and ids[0] < 1):
+            raise ValueError("passage row ids are not those of a built index")
         inner = faiss.downcast_index(index.index)
         if isinstance(inner, faiss.IndexHNSW):
             inner.hnsw.efSearch = HNSW_EF_SEARCH

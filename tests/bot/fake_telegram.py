@@ -15,6 +15,7 @@ import asyncio
 import datetime as dtm
 import itertools
 import json
+import math
 import re
 import string
 import time
@@ -186,6 +187,60 @@ class _Failure:
     error_code: int
     description: str
     retry_after: int | None
+
+
+# What Telegram's flood control counts: the bot's output to chats.
+_FLOOD_METHODS = frozenset(
+    {"sendMessage", "sendDocument", "sendChatAction", "editMessageText", "editMessageReplyMarkup"}
+)
+
+
+@dataclass
+class _Bucket:
+    """A flood budget: `capacity` requests at once, refilled at `rate` per second."""
+
+    capacity: float
+    rate: float
+    tokens: float
+    updated: float
+
+    def wait(self, now: float) -> float:
+        """Seconds until a request fits (0: now)."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+class _FloodControl:
+    """Telegram's documented limits: about 30 messages per second overall, 20 per minute in
+    a group, and one per second in a private chat (a soft limit: short bursts pass)."""
+
+    OVERALL = (30, 30.0)  # (burst, per second)
+    GROUP = (20, 20 / 60)
+    PRIVATE = (5, 1.0)
+
+    def __init__(self) -> None:
+        self._overall = self._bucket(self.OVERALL)
+        self._chats: dict[int | str, _Bucket] = {}
+
+    def admit(self, chat_id: int | str | None) -> None:
+        """Count one request to `chat_id`, or raise a 429 saying how long to wait."""
+        now = time.monotonic()
+        buckets = [self._overall]
+        if chat_id is not None:
+            limits = self.PRIVATE if isinstance(chat_id, int) and chat_id > 0 else self.GROUP
+            buckets.append(self._chats.setdefault(chat_id, self._bucket(limits)))
+        wait = max(bucket.wait(now) for bucket in buckets)
+        if wait:
+            retry_after = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        for bucket in buckets:
+            bucket.tokens -= 1
+
+    @staticmethod
+    def _bucket(limits: tuple[float, float]) -> _Bucket:
+        burst, rate = limits
+        return _Bucket(burst, rate, burst, time.monotonic())
 
 
 class _Signal:
@@ -538,9 +593,13 @@ class FakeTelegram:
         bot_username: str = "QaTestBot",
         first_name: str = "QA Test Bot",
         strict_html: bool = True,
+        flood_limits: bool = False,
     ) -> None:
+        """`flood_limits`: answer 429 with retry_after, as Telegram does, to sends beyond its
+        flood limits (see _FloodControl)."""
         self.token = token
         self.strict_html = strict_html
+        self._flood = _FloodControl() if flood_limits else None
         if bot_id is None:  # a real bot's id is the numeric prefix of its token
             prefix = token.partition(":")[0]
             if not prefix.isdigit():
@@ -562,6 +621,7 @@ class FakeTelegram:
         self._open_callback_queries: set[str] = set()
         self._webhook_url = ""
         self._failures: dict[str, list[_Failure]] = {}
+        self._delays: dict[str, list[float]] = {}
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -720,6 +780,12 @@ class FakeTelegram:
         failure = _Failure(error_code, description, retry_after)
         self._failures.setdefault(method.lower(), []).extend([failure] * times)
 
+    def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """Handle the next ``times`` calls of ``method`` at once but send the response only
+        ``seconds`` later, as a slow Telegram does: a client that gives up first never learns
+        that the call (e.g. a message sent) took effect."""
+        self._delays.setdefault(method.lower(), []).extend([seconds] * times)
+
     # ----------------------------------------------------------------------- update injection
 
     def private_message(
@@ -769,23 +835,32 @@ class FakeTelegram:
         )
 
     def callback_query(
-        self, user_id: int, message: JSONDict | tuple[int, int], data: str
+        self, user_id: int, message: JSONDict | tuple[int, int] | None, data: str | None
     ) -> JSONDict:
-        """Queue a press on an inline button of ``message`` (a Message dict or (chat, id))."""
-        chat_id, message_id = (
-            (message["chat"]["id"], message["message_id"]) if isinstance(message, dict) else message
-        )
-        stored = self._messages.get((chat_id, message_id))
-        if stored is None:
-            raise ValueError(f"no message {message_id} in chat {chat_id}")
+        """Queue a press on an inline button of ``message`` (a Message dict or (chat, id));
+        ``message=None``: a button of an inline-mode message, which the update does not carry."""
         query_id = str(next(self._ids))
+        if message is None:
+            shown: JSONDict = {"inline_message_id": f"inline-{query_id}"}
+            chat_instance = "instance-inline"
+        else:
+            chat_id, message_id = (
+                (message["chat"]["id"], message["message_id"])
+                if isinstance(message, dict)
+                else message
+            )
+            stored = self._messages.get((chat_id, message_id))
+            if stored is None:
+                raise ValueError(f"no message {message_id} in chat {chat_id}")
+            shown = {"message": Message.de_json(stored, None)}
+            chat_instance = f"instance-{chat_id}"
         self._open_callback_queries.add(query_id)
         query = CallbackQuery(
             id=query_id,
             from_user=self._remember_user(user_id),
-            chat_instance=f"instance-{chat_id}",
-            message=Message.de_json(stored, None),
+            chat_instance=chat_instance,
             data=data,
+            **shown,
         )
         return self._queue(Update(update_id=next(self._update_ids), callback_query=query))
 
@@ -965,6 +1040,9 @@ class FakeTelegram:
         except ApiError as error:
             self._record(Call(method, {}, arrived, failed=True, error=error.description))
             return _error_response(error)
+        except ConnectionResetError:  # the client gave up while sending (a cancelled request)
+            self._record(Call(method, {}, arrived, failed=True, error="client went away"))
+            return web.Response(status=499)
         # From here on only getUpdates awaits, so waiters never see a half-handled call
         # (an in-flight long poll is visible, which lets tests wait for "the bot polls").
         call = Call(method, params, arrived)
@@ -977,12 +1055,16 @@ class FakeTelegram:
             if failures:
                 failure = failures.pop(0)
                 raise ApiError(failure.error_code, failure.description, failure.retry_after)
+            if self._flood is not None and method in _FLOOD_METHODS:
+                self._flood.admit(params.get("chat_id"))
             call.result = await handler(params)
         except ApiError as error:
             call.failed, call.error = True, error.description
             self._calls_changed.notify()
             return _error_response(error)
         self._calls_changed.notify()
+        if delays := self._delays.get(method.lower()):
+            await asyncio.sleep(delays.pop(0))
         return web.json_response({"ok": True, "result": call.result})
 
     def _record(self, call: Call) -> None:

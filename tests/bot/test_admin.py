@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot import messaging
 from bot.texts import TR
 from embeddings.engine import Engine, IndexUpdateError
+from embeddings.progress import Progress
 from tests.bot.conftest import (
     ADMIN,
     BOT_USERNAME,
@@ -19,6 +23,7 @@ from tests.bot.conftest import (
     USER,
     RunningBot,
 )
+from tests.bot.fake_telegram import Call
 
 UPLOAD_MD = """---
 title: Kapadokya balon festivali başladı
@@ -29,6 +34,12 @@ Kapadokya'daki sıcak hava balonu festivali 3 Mayıs'ta Göreme'de başladı.
 
 Festivale 40 ülkeden 120 balon pilotu katılıyor ve etkinlik bir hafta sürecek.
 """
+
+
+async def final_reply(bot: RunningBot, update: dict, timeout: float = 10) -> Call:
+    """The report that follows the status message of index work."""
+    _status, report = await bot.replies_to(update, count=2, timeout=timeout)
+    return report
 
 
 def bulk_articles(count: int) -> str:
@@ -64,12 +75,13 @@ async def test_reload_reports_counts_and_questions_are_answered_meanwhile(
     (corpus / "bozuk.txt").write_bytes(b"\xff\xfe bozuk")
     (corpus / "resim.png").write_bytes(b"\x89PNG")
     reload = bot.tg.private_message(ADMIN, "/reload")
-    await bot.tg.wait_for("sendChatAction", lambda call: call.params["chat_id"] == ADMIN)
+    status = await bot.reply_to(reload)  # at once: the update has begun
 
     questions = [bot.tg.private_message(USER + i, TR_QUESTION) for i in range(3)]
     answers = [await bot.reply_to(update) for update in questions]
-    report = await bot.reply_to(reload, timeout=30)
+    report = await final_reply(bot, reload, timeout=30)
 
+    assert status.result["text"] == TR.reloading
     assert all(TR_ANSWER_NAME in answer.result["text"] for answer in answers)
     assert all(answer.at < report.at for answer in answers)  # the update did not block them
     text = report.result["text"]
@@ -85,7 +97,7 @@ async def test_reload_reports_counts_and_questions_are_answered_meanwhile(
 async def test_a_reload_without_changes_says_so(bot: RunningBot) -> None:
     update = bot.tg.private_message(ADMIN, "/reload")
 
-    text = (await bot.reply_to(update)).result["text"]
+    text = (await final_reply(bot, update)).result["text"]
 
     assert text.startswith("✅ Değişiklik yok") and "2 makale" in text
 
@@ -93,14 +105,14 @@ async def test_a_reload_without_changes_says_so(bot: RunningBot) -> None:
 async def test_a_failed_reload_is_reported_and_the_old_index_keeps_serving(
     bot: RunningBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def failing_update(self: Engine, corpus_dir: Path | None = None) -> None:
+    async def failing_update(self: Engine, *args: object, **kwargs: object) -> None:
         raise IndexUpdateError("OperationalError: database or disk is full")
 
     monkeypatch.setattr(Engine, "update", failing_update)
     update = bot.tg.private_message(ADMIN, "/reload")
     question = bot.tg.private_message(USER, TR_QUESTION)
 
-    failure = (await bot.reply_to(update)).result["text"]
+    failure = (await final_reply(bot, update)).result["text"]
     answer = (await bot.reply_to(question)).result["text"]
 
     assert failure.startswith("❌ Dizin güncellenemedi; önceki dizin kullanılmaya devam ediyor.")
@@ -131,7 +143,7 @@ async def test_an_admin_upload_is_indexed_and_then_answers_questions(
 ) -> None:
     upload = bot.tg.document_message(ADMIN, "Kapadokya festivali.md", UPLOAD_MD.encode())
 
-    text = (await bot.reply_to(upload, timeout=20)).result["text"]
+    text = (await final_reply(bot, upload, timeout=20)).result["text"]
 
     assert text.startswith("✅ uploads/Kapadokya_festivali.md olarak kaydedildi")
     assert "Dosyadaki makaleler: 1 (yeni 1, güncellenen 0)" in text
@@ -151,7 +163,7 @@ async def test_an_admin_upload_is_indexed_and_then_answers_questions(
     assert "zaten aynı içerikle var" in (await bot.reply_to(again)).result["text"]
     revised = UPLOAD_MD.replace("120 balon", "150 balon").encode()
     new_version = bot.tg.document_message(ADMIN, "Kapadokya festivali.md", revised)
-    assert "(yeni 0, güncellenen 1)" in (await bot.reply_to(new_version)).result["text"]
+    assert "(yeni 0, güncellenen 1)" in (await final_reply(bot, new_version)).result["text"]
     assert (corpus / "uploads" / "Kapadokya_festivali.md").read_bytes() == revised
 
 
@@ -185,6 +197,21 @@ async def test_bad_uploads_are_refused_with_the_reason(
     assert not (corpus / "uploads").exists()
 
 
+async def test_an_upload_while_the_corpus_folder_is_missing_says_so(
+    bot: RunningBot, corpus: Path
+) -> None:
+    """A renamed or unmounted corpus folder: the upload is refused with the reason, and the
+    index (still serving) is left as it was."""
+    corpus.rename(corpus.with_name("corpus-away"))
+    upload = bot.tg.document_message(ADMIN, "haber.md", UPLOAD_MD.encode())
+
+    text = (await bot.reply_to(upload)).result["text"]
+
+    assert "does not exist" in text and not corpus.exists()
+    answer = await bot.reply_to(bot.tg.private_message(USER, TR_QUESTION))
+    assert TR_ANSWER_NAME in answer.result["text"]
+
+
 async def test_only_admins_can_add_documents(
     bot: RunningBot, corpus: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -194,3 +221,58 @@ async def test_only_admins_can_add_documents(
     assert (await bot.reply_to(upload)).result["text"] == TR.upload_admin_only
     assert not (corpus / "uploads").exists()
     assert any("document upload from user 1001" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("work", ["reload", "upload"])
+async def test_long_index_work_shows_its_progress_in_a_status_message(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch, work: str
+) -> None:
+    monkeypatch.setattr(messaging, "PROGRESS_EDIT_INTERVAL", 0.3)
+    update = Engine.update
+
+    async def encoding_update(self: Engine, *args: Any, progress: Any = None, **kwargs: Any):
+        """As with a model: the engine reports each encoded chunk of new passages."""
+        state = Progress("passages", 2000)
+        for _ in range(8):
+            await asyncio.sleep(0.1)
+            state.done += 250
+            progress(state)
+        return await update(self, *args, progress=progress, **kwargs)
+
+    monkeypatch.setattr(Engine, "update", encoding_update)
+    if work == "reload":
+        heading = TR.reloading
+        started = bot.tg.private_message(ADMIN, "/reload")
+    else:
+        heading = TR.indexing_upload.format(name="uploads/Kapadokya_festivali.md")
+        started = bot.tg.document_message(ADMIN, "Kapadokya festivali.md", UPLOAD_MD.encode())
+
+    status, report = await bot.replies_to(started, count=2, timeout=20)
+
+    assert status.result["text"] == heading
+    edits = [call for call in bot.tg.calls_to("editMessageText") if not call.failed]
+    assert 1 <= len(edits) < 8  # throttled: not one per chunk
+    for edit in edits:
+        assert edit.params["message_id"] == status.result["message_id"]
+        assert edit.result["text"].startswith(f"{heading}\nembedding passages: ")
+        assert status.at < edit.at < report.at
+    assert "/2,000 (" in edits[-1].result["text"]
+    assert report.result["text"].startswith("✅")
+
+
+async def test_a_reload_that_would_empty_the_index_waits_for_confirmation(
+    bot: RunningBot, corpus: Path
+) -> None:
+    for path in corpus.iterdir():  # as if the corpus folder were unmounted
+        path.unlink()
+    reload = bot.tg.private_message(ADMIN, "/reload")
+
+    refusal = (await final_reply(bot, reload)).result["text"]
+    answer = await bot.reply_to(bot.tg.private_message(USER, TR_QUESTION))
+
+    assert refusal == TR.reload_mass_deletion.format(removing=2, total=2)
+    assert "/reload confirm" in refusal
+    assert TR_ANSWER_NAME in answer.result["text"]  # nothing was removed
+    confirmed = bot.tg.private_message(ADMIN, "/reload confirm")
+    report = (await final_reply(bot, confirmed)).result["text"]
+    assert "Makaleler: 0 (eklenen 0, değişen 0, silinen 2)" in report

@@ -5,18 +5,28 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import re
 import socket
+import sqlite3
+import sys
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
+import aiosqlite
 import pytest
 from telegram import MessageEntity
 
-from bot.app import run, serve
+from bot import app
+from bot.app import run, serve, storage_dir
 from bot.settings import Settings
+from bot.storage import DB_NAME
+from embeddings.engine import Engine, IndexOpenError
 from tests.bot.conftest import (
     ADMIN,
+    OTHER_USER,
     TOKEN,
     TR_ANSWER_NAME,
     TR_QUESTION,
@@ -233,3 +243,136 @@ async def test_webhook_mode_takes_updates_checked_by_the_secret_token(
     assert TR_ANSWER_NAME in reply.result["text"]
     assert MessageEntity.TEXT_LINK in [e["type"] for e in reply.result["entities"]]
     assert tg.calls_to("getUpdates") == []
+
+
+async def test_429s_are_outlasted_and_the_reply_still_arrives(bot: RunningBot) -> None:
+    bot.tg.fail_next("sendMessage", error_code=429, retry_after=1, times=6)
+    update = bot.tg.private_message(USER, TR_QUESTION)
+
+    reply = await bot.reply_to(update, timeout=20)
+
+    assert TR_ANSWER_NAME in reply.result["text"]
+    assert len([call for call in bot.tg.calls_to("sendMessage") if call.failed]) == 6
+    assert bot.sent_to(update) == [reply]  # and no "something went wrong"
+
+
+async def test_a_reply_is_given_up_only_past_the_send_deadline_and_without_an_error_notice(
+    start_bot: StartBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(app, "SEND_DEADLINE", 5)
+    bot = await start_bot()
+    bot.tg.fail_next("sendMessage", error_code=429, retry_after=60)
+    update = bot.tg.private_message(USER, TR_QUESTION)
+
+    await wait_for_log(caplog, "Gave up sending a reply")
+    sentinel = bot.tg.private_message(OTHER_USER, TR_QUESTION)
+    await bot.reply_to(sentinel)  # the bot is not held up by the flood wait either
+
+    assert bot.sent_to(update) == []
+    assert len(bot.tg.calls_to("sendMessage")) == 2  # the given-up reply and the sentinel's
+
+
+async def test_a_reply_telegram_confirms_too_late_is_not_followed_by_an_error_notice(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    bot.tg.delay_next("sendMessage", 8)  # past PTB's read timeout (5 s)
+    update = bot.tg.private_message(USER, TR_QUESTION)
+
+    reply = await bot.reply_to(update)
+    await wait_for_log(caplog, "it may have been delivered", timeout=15)
+
+    assert TR_ANSWER_NAME in reply.result["text"]
+    assert bot.sent_to(update) == [reply]
+    assert "Answered in chat" in caplog.text  # the handler went on as for any sent reply
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+async def test_a_damaged_bot_database_stops_start_up_with_one_line(
+    tg: FakeTelegram, settings: Settings, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    config = dataclasses.replace(settings, telegram_api_base_url=tg.base_url)
+    damage_bot_database(config, damage)
+
+    code = await serve(config, asyncio.Event())
+
+    err = one_line(capsys)
+    assert code != 0
+    assert err.startswith("qabot: the bot database ") and "is damaged" in err
+    assert "move it aside" in err
+    assert not [t for t in threading.enumerate() if isinstance(t, aiosqlite.Connection)]
+
+
+async def test_an_index_that_cannot_be_opened_stops_start_up_with_one_line(
+    tg: FakeTelegram,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def unopenable(config: object, *args: object) -> Engine:
+        raise IndexOpenError("the index database data/qabot.sqlite3 is damaged: run qabot index")
+
+    monkeypatch.setattr(Engine, "open", unopenable)
+    config = dataclasses.replace(settings, telegram_api_base_url=tg.base_url)
+
+    code = await serve(config, asyncio.Event())
+
+    assert code != 0
+    assert one_line(capsys) == (
+        "qabot: the index database data/qabot.sqlite3 is damaged: run qabot index\n"
+    )
+    assert not [t for t in threading.enumerate() if isinstance(t, aiosqlite.Connection)]
+
+
+async def test_qabot_run_exits_on_a_damaged_bot_database_instead_of_hanging(
+    tg: FakeTelegram, settings: Settings, tmp_path: Path
+) -> None:
+    damage_bot_database(settings, "garbage")
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": tg.base_url,
+        "EMBEDDING_MODEL": "none",
+        "CORPUS_DIR": str(settings.corpus_dir),
+        "DATA_DIR": str(settings.data_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        _, err = await asyncio.wait_for(process.communicate(), 60)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError("qabot run hung on a damaged bot database") from None
+
+    assert process.returncode == 1
+    lines = [line for line in err.decode().splitlines() if line.startswith("qabot:")]
+    assert len(lines) == 1 and "is damaged" in lines[0], err.decode()
+
+
+def damage_bot_database(settings: Settings, damage: str) -> None:
+    """A bot database whose bytes are garbage, or one cut short (a full disk, a bad copy)."""
+    folder = storage_dir(settings)
+    folder.mkdir(parents=True)
+    if damage == "garbage":
+        (folder / DB_NAME).write_bytes(bytes(range(256)) * 64)
+        return
+    with sqlite3.connect(folder / DB_NAME) as db:
+        db.execute("CREATE TABLE filler (text TEXT)")
+        db.executemany("INSERT INTO filler VALUES (?)", [("x" * 500,)] * 200)
+    data = (folder / DB_NAME).read_bytes()
+    (folder / DB_NAME).write_bytes(data[: len(data) // 2])
+
+
+async def wait_for_log(
+    caplog: pytest.LogCaptureFixture, text: str, timeout: float = 10
+) -> logging.LogRecord:
+    """The first log record containing `text`, once it is logged (within `timeout`)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            for record in caplog.records:
+                if text in record.getMessage():
+                    return record
+            await asyncio.sleep(0.05)

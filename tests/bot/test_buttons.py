@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import aiosqlite
+import pytest
 
 from bot.app import storage_dir
-from bot.storage import DB_NAME
+from bot.storage import DB_NAME, Storage
 from bot.texts import TR
-from tests.bot.conftest import OTHER_USER, TR_QUESTION, USER, RunningBot, StartBot
+from tests.bot.conftest import GROUP, OTHER_USER, TR_QUESTION, USER, RunningBot, StartBot
 from tests.bot.fake_telegram import Call
 
 
@@ -99,3 +102,60 @@ async def test_a_button_of_an_unknown_answer_says_it_expired(bot: RunningBot) ->
 
     assert [ack.params["text"] for ack in acks] == [TR.session_expired] * 2
     assert len(bot.tg.calls_to("sendMessage")) == 1  # nothing but the answer
+
+
+async def test_a_button_only_works_in_the_chat_of_its_answer(bot: RunningBot) -> None:
+    theirs = await ask(bot, USER)
+    mine = await ask(bot, OTHER_USER)
+    their_session = button(theirs, "more:").split(":")[1]
+    for data in (f"more:{their_session}:3", f"vote:{their_session}:up"):
+        bot.tg.callback_query(OTHER_USER, mine.result, data)  # forged on one's own answer
+
+    acks = await bot.tg.wait_for("answerCallbackQuery", count=2)
+
+    assert [ack.params["text"] for ack in acks] == [TR.session_expired] * 2
+    assert len(bot.tg.calls_to("sendMessage")) == 2  # the two answers, no sources of theirs
+    storage = await bot.storage()
+    async with storage:
+        assert (await storage.usage()).feedback_up == 0
+
+
+async def test_malformed_presses_are_answered_and_otherwise_ignored(bot: RunningBot) -> None:
+    answer = await ask(bot)
+    session_id = button(answer, "more:").split(":")[1]
+    bot.tg.callback_query(USER, answer.result, "")
+    bot.tg.callback_query(USER, answer.result, None)
+    bot.tg.callback_query(USER, None, f"more:{session_id}:3")  # no message to reply under
+    bot.tg.callback_query(USER, None, f"vote:{session_id}:up")
+
+    acks = await bot.tg.wait_for("answerCallbackQuery", count=4)
+
+    assert not [ack for ack in acks if ack.failed]
+    assert bot.tg.calls_to("sendMessage") == [answer]  # nothing else was sent
+    assert await ask(bot, OTHER_USER)  # and the bot still serves
+
+
+async def test_a_press_whose_handling_fails_still_stops_spinning(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def disk_full(self: Storage, *args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Storage, "record_feedback", disk_full)
+    answer = await ask(bot)
+    bot.tg.callback_query(USER, answer.result, button(answer, "vote:"))
+
+    [ack] = await bot.tg.wait_for("answerCallbackQuery")
+
+    assert not ack.failed and ack.params["text"] == TR.something_went_wrong
+
+
+async def test_a_press_in_a_chat_not_allowed_is_answered_silently(start_bot: StartBot) -> None:
+    bot = await start_bot(allowed_chat_ids=frozenset({GROUP}))
+    question = bot.tg.private_message(USER, TR_QUESTION)  # not answered: not allowed here
+    bot.tg.callback_query(USER, question["message"], "vote:abc:up")
+
+    [ack] = await bot.tg.wait_for("answerCallbackQuery")
+
+    assert not ack.failed and "text" not in ack.params
+    assert bot.tg.calls_to("sendMessage") == []

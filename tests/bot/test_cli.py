@@ -6,13 +6,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FIXTURES, HEADLINE_TR
+from tests.readonly import read_only_folder
 
 CONTRACT = {"question", "answered", "passages", "latency_ms"}
 PASSAGE = {"text", "highlight", "score", "article_id", "title", "source_url", "date"}
 
 
-def qabot(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
+def qabot(
+    *args: str, cwd: Path, stdin: str | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "EMBEDDING_MODEL": "none"}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -21,7 +26,7 @@ def qabot(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Complet
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
 
 
@@ -72,3 +77,88 @@ def test_chat_answers_until_end_of_input(tmp_path: Path, corpus_dir: Path):
     done = qabot("chat", cwd=tmp_path, stdin=HEADLINE_TR + "\n")
     assert done.returncode == 0, done.stderr
     assert "2 articles" in done.stdout and "Le Minh Hung" in done.stdout
+
+
+def failure_line(done: subprocess.CompletedProcess) -> str:
+    """A failing command says why in one `qabot:` line, and nothing else: no traceback."""
+    assert done.returncode != 0, done.stdout
+    lines = [line for line in done.stderr.splitlines() if " WARNING " not in line]
+    assert len(lines) == 1 and lines[0].startswith("qabot: "), done.stderr
+    return lines[0]
+
+
+def test_passages_per_answer_must_be_at_least_one(tmp_path: Path, corpus_dir: Path):
+    done = qabot("ask", "-k", "-1", HEADLINE_TR, cwd=tmp_path)
+    assert done.returncode == 2 and "must be at least 1" in done.stderr
+
+
+def test_an_empty_question_is_an_error_and_json_lines_stay_aligned(
+    tmp_path: Path, corpus_dir: Path
+):
+    assert failure_line(qabot("ask", "  ", cwd=tmp_path)) == "qabot: the question is empty"
+    done = qabot("ask", "--json", "-", cwd=tmp_path, stdin=f"{HEADLINE_TR}\n\nKim?\n")
+    assert done.returncode == 1
+    answers = [json.loads(line) for line in done.stdout.splitlines()]
+    assert answers[1] == {"question": "", "error": "empty question"}
+    assert [a["question"] for a in answers] == [HEADLINE_TR, "", "Kim?"]
+
+
+def test_a_corpus_that_is_missing_or_not_a_folder_fails_in_one_line(tmp_path: Path):
+    (tmp_path / "notes.txt").write_text("Metin.", encoding="utf-8")
+    for corpus, reason in (("missing", "does not exist"), ("notes.txt", "is not a folder")):
+        done = qabot("index", "--corpus", str(tmp_path / corpus), cwd=tmp_path)
+        assert reason in failure_line(done)
+    assert not (tmp_path / "data").exists()
+
+
+def test_index_refuses_to_empty_the_index_unless_told(tmp_path: Path, corpus_dir: Path):
+    assert qabot("index", cwd=tmp_path).returncode == 0
+    (tmp_path / "empty").mkdir()
+    refused = qabot("index", "--corpus", str(tmp_path / "empty"), cwd=tmp_path)
+    assert "remove 2 of 2 articles" in failure_line(refused)
+    assert "--allow-mass-delete" in refused.stderr
+    done = qabot("index", "--corpus", str(tmp_path / "empty"), "--allow-mass-delete", cwd=tmp_path)
+    assert done.returncode == 0 and "removed: 2" in done.stdout
+
+
+def test_a_damaged_database_fails_in_one_line_instead_of_hanging(tmp_path: Path, corpus_dir: Path):
+    assert qabot("index", cwd=tmp_path).returncode == 0
+    with open(tmp_path / "data" / "qabot.sqlite3", "r+b") as fh:
+        fh.write(b"\x00" * 100)
+    done = qabot("ask", HEADLINE_TR, cwd=tmp_path, timeout=60)
+    assert "qabot.sqlite3 is damaged" in failure_line(done)
+
+
+def test_ask_answers_from_a_read_only_index(tmp_path: Path, corpus_dir: Path):
+    assert qabot("index", cwd=tmp_path).returncode == 0
+    with read_only_folder(tmp_path / "data"):
+        done = qabot("ask", "--json", HEADLINE_TR, cwd=tmp_path, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["answered"] is True
+        chat = qabot("chat", cwd=tmp_path, stdin=HEADLINE_TR + "\n", timeout=60)
+        assert chat.returncode == 0 and "Le Minh Hung" in chat.stdout
+        refused = qabot("index", cwd=tmp_path, timeout=60)
+        assert "cannot be written" in failure_line(refused)
+
+
+def test_ask_without_an_index_in_a_read_only_folder_fails_in_one_line(
+    tmp_path: Path, corpus_dir: Path
+):
+    (tmp_path / "data").mkdir()
+    with read_only_folder(tmp_path / "data"):
+        done = qabot("ask", HEADLINE_TR, cwd=tmp_path, timeout=60)
+    assert "there is no index" in failure_line(done)
+
+
+@pytest.mark.model
+def test_gc_frees_cached_vectors_of_removed_passages(
+    tmp_path: Path, corpus_dir: Path, minilm_path: str
+):
+    model = ("--model", minilm_path)
+    assert qabot("index", *model, cwd=tmp_path).returncode == 0
+    (corpus_dir / "003_b1c4bbe646cb7f18.txt").unlink()
+    assert "removed: 1" in qabot("index", *model, cwd=tmp_path).stdout
+    kept = qabot("gc", cwd=tmp_path)
+    assert kept.returncode == 0 and kept.stdout.startswith("freed 0 cached vectors")
+    freed = qabot("gc", "--all", cwd=tmp_path)
+    assert freed.returncode == 0 and not freed.stdout.startswith("freed 0 ")

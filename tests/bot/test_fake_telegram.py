@@ -18,8 +18,9 @@ from telegram import (
     MessageEntity,
     Update,
 )
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, RetryAfter, TimedOut
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.request import HTTPXRequest
 
 from tests.bot.fake_telegram import FakeTelegram, HtmlParseError, parse_html
 
@@ -471,3 +472,83 @@ async def test_a_polling_application_round_trip(tg: FakeTelegram) -> None:
     assert not reply.failed
     assert reply.result["text"] == "echo 1 < 2 & 3"
     assert tg.pending_updates == []  # the updater confirmed the update on stop
+
+
+async def test_updates_are_delivered_again_until_a_later_offset_confirms_them(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    for text in ("one", "two", "three"):
+        tg.private_message(USER, text)
+
+    first = await bot.get_updates(timeout=0)
+    again = await bot.get_updates(timeout=0)  # no offset: nothing was confirmed
+    rest = await bot.get_updates(offset=first[1].update_id, timeout=0)
+
+    assert [u.update_id for u in again] == [u.update_id for u in first] == [1, 2, 3]
+    assert [u.update_id for u in rest] == [2, 3]  # only the update below the offset is gone
+    assert [u["update_id"] for u in tg.pending_updates] == [2, 3]
+    assert await bot.get_updates(offset=-1, timeout=0) == (rest[-1],)  # the last one only
+    assert await bot.get_updates(offset=4, timeout=0) == ()
+    assert tg.pending_updates == []
+
+
+async def test_flood_limits_answer_429_beyond_telegrams_budgets() -> None:
+    async with (
+        FakeTelegram(token=TOKEN, flood_limits=True) as tg,
+        Bot(TOKEN, base_url=tg.base_url, request=HTTPXRequest(connection_pool_size=64)) as client,
+    ):
+        tg.group_message(GROUP, USER, "hi")
+        for _ in range(20):
+            await client.send_message(GROUP, "x")
+        with pytest.raises(RetryAfter, match="Retry in 3 seconds"):  # 20 per minute
+            await client.send_message(GROUP, "x")
+        tg.private_message(USER, "hi")
+        for _ in range(5):  # a short burst passes
+            await client.send_message(USER, "x")
+        with pytest.raises(RetryAfter, match="Retry in 1 seconds"):
+            await client.send_message(USER, "x")
+        users = range(USER + 1, USER + 61)
+        for user in users:
+            tg.private_message(user, "hi")
+        sent = await asyncio.gather(
+            *(client.send_message(user, "x") for user in users), return_exceptions=True
+        )
+
+    refused = [result for result in sent if isinstance(result, RetryAfter)]
+    assert 0 < len(refused) < len(users)  # about 30 per second overall
+    assert len([call for call in tg.calls if call.failed]) == 2 + len(refused)
+
+
+async def test_flood_limits_are_off_by_default(tg: FakeTelegram, bot: Bot) -> None:
+    tg.group_message(GROUP, USER, "hi")
+
+    for _ in range(25):
+        await bot.send_message(GROUP, "x")
+
+    assert not [call for call in tg.calls if call.failed]
+
+
+async def test_a_delayed_response_times_out_after_the_call_took_effect(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    tg.private_message(USER, "hi")
+    tg.delay_next("sendMessage", 2)
+
+    with pytest.raises(TimedOut):
+        await bot.send_message(USER, "sent anyway", read_timeout=0.5)
+    await bot.send_message(USER, "on time", read_timeout=0.5)
+
+    assert [m["text"] for m in tg.bot_messages(USER)] == ["sent anyway", "on time"]
+
+
+async def test_a_button_of_an_inline_message_is_pressed_without_a_message(
+    tg: FakeTelegram, bot: Bot
+) -> None:
+    raw = tg.callback_query(USER, None, "vote:x:up")
+
+    [update] = await bot.get_updates(timeout=0)
+    query = update.callback_query
+
+    assert raw["callback_query"]["inline_message_id"]
+    assert query is not None and query.message is None and query.data == "vote:x:up"
+    assert await query.answer()

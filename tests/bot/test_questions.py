@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import html
+import sqlite3
 from pathlib import Path
 
+import pytest
 from telegram import MessageEntity
 
 from bot.render import MESSAGE_LIMIT
+from bot.storage import Storage
 from bot.texts import EN, TR
+from embeddings.answer import Answer
+from embeddings.engine import Engine
 from tests.bot.conftest import (
     ADMIN,
     BOT_USERNAME,
@@ -35,6 +40,17 @@ def entity_types(call: Call) -> list[str]:
 def buttons(call: Call) -> list[str]:
     markup = call.params.get("reply_markup") or {"inline_keyboard": []}
     return [button["callback_data"] for row in markup["inline_keyboard"] for button in row]
+
+
+def slow_down(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Answers take `seconds` (a big index, a busy CPU) instead of milliseconds."""
+    ask = Engine.ask
+
+    async def slow_ask(self: Engine, question: str, k: int = 5) -> Answer:
+        await asyncio.sleep(seconds)
+        return await ask(self, question, k)
+
+    monkeypatch.setattr(Engine, "ask", slow_ask)
 
 
 async def ask_in_group(bot: RunningBot, text: str, **kwargs: object) -> dict:
@@ -63,14 +79,12 @@ async def test_a_private_question_is_answered_with_a_quoted_linked_source(bot: R
     assert f'📰 <a href="{SEED_URL}">' in html_text
     assert TR_ANSWER_NAME in reply.result["text"]
     types = entity_types(reply)
-    assert MessageEntity.EXPANDABLE_BLOCKQUOTE in types  # the quote is a long one
+    # A quote, expandable when long (the 4096-character splitting is tested in test_render).
+    assert {MessageEntity.BLOCKQUOTE, MessageEntity.EXPANDABLE_BLOCKQUOTE} & set(types)
     assert MessageEntity.BOLD in types and MessageEntity.TEXT_LINK in types
     data = buttons(reply)
     assert [d.split(":")[0] for d in data] == ["more", "vote", "vote"]
     assert all(len(d.encode()) <= 64 for d in data)
-    [typing] = bot.tg.calls_to("sendChatAction")
-    assert typing.params == {"chat_id": USER, "action": "typing"}
-    assert bot.tg.calls.index(typing) < bot.tg.calls.index(reply)
 
 
 async def test_a_question_outside_the_corpus_is_answered_as_such_in_english(
@@ -195,8 +209,39 @@ async def test_answers_stay_in_the_forum_topic_of_the_question(bot: RunningBot) 
 
     assert reply.params["message_thread_id"] == 77
     assert reply.result["message_thread_id"] == 77
+
+
+async def test_typing_is_shown_only_while_a_slow_answer_is_worked_on(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = bot.tg.private_message(USER, TR_QUESTION)
+    await bot.reply_to(quick)
+    assert bot.tg.calls_to("sendChatAction") == []  # the answer itself was the first sign
+    slow_down(monkeypatch, seconds=1.5)
+    slow = bot.tg.group_message(
+        GROUP, USER, f"@{BOT_USERNAME} {TR_QUESTION}", is_forum=True, message_thread_id=77
+    )
+
+    reply = await bot.reply_to(slow)
+
     [typing] = bot.tg.calls_to("sendChatAction")
-    assert typing.params["message_thread_id"] == 77
+    assert typing.params == {"chat_id": GROUP, "action": "typing", "message_thread_id": 77}
+    assert typing.at < reply.at
+    assert TR_ANSWER_NAME in reply.result["text"]
+
+
+async def test_a_rate_limited_typing_action_never_holds_up_the_answer(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_down(monkeypatch, seconds=1.5)
+    bot.tg.fail_next("sendChatAction", retry_after=30)
+    update = bot.tg.private_message(USER, TR_QUESTION)
+
+    reply = await bot.reply_to(update, timeout=10)
+
+    assert TR_ANSWER_NAME in reply.result["text"]
+    [typing] = bot.tg.calls_to("sendChatAction")  # dropped, not sent again after 30 s
+    assert typing.failed
 
 
 async def test_empty_and_overlong_questions_get_a_short_explanation(bot: RunningBot) -> None:
@@ -298,3 +343,22 @@ async def test_allowed_chats_restrict_where_the_bot_answers(start_bot: StartBot)
     await bot.reply_to(allowed)
 
     assert bot.sent_to(stranger) == [] and bot.sent_to(elsewhere) == []
+
+
+async def test_an_answer_does_not_depend_on_logging_the_question(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def disk_full(self: Storage, **kwargs: object) -> str:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Storage, "record_answer", disk_full)
+    update = bot.tg.private_message(USER, TR_QUESTION)
+
+    reply = await bot.reply_to(update)
+
+    assert TR_ANSWER_NAME in reply.result["text"]
+    assert "reply_markup" not in reply.params  # no buttons pointing at an answer not kept
+    assert "database or disk is full" in caplog.text
+    sentinel = bot.tg.private_message(USER, TR_OUT_OF_CORPUS)
+    await bot.reply_to(sentinel)
+    assert bot.sent_to(update) == [reply]  # and no "something went wrong" after it

@@ -19,7 +19,7 @@ from bot.render import (
     utf16_len,
 )
 from bot.texts import EN, TR
-from embeddings.answer import Hit
+from embeddings.answer import Evidence, Hit
 from tests.bot.fake_telegram import parse_html
 
 
@@ -43,8 +43,7 @@ def hit(
         title=title,
         source_url=url,
         date=date,
-        coverage=0.2 if weak else 1.0,
-        similarity=None,
+        evidence=Evidence(coverage=0.2 if weak else 1.0),
         weak=weak,
     )
 

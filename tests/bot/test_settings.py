@@ -21,7 +21,7 @@ def test_env_example_loads_as_valid_defaults():
     assert settings.telegram_bot_token is None
     assert settings.token_problem().startswith("TELEGRAM_BOT_TOKEN is not set")
     assert settings.telegram_api_base_url == PUBLIC_API_BASE_URL
-    assert settings.embedding_model == "intfloat/multilingual-e5-small"
+    assert settings.embedding_model == "bundled:multilingual-e5-small"
     assert settings.fusion.dense_weight is None  # the model's measured profile decides
 
 
@@ -44,7 +44,7 @@ def test_file_url_follows_a_self_hosted_api():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("ADMIN_USER_IDS", "alice"), ("RATE_LIMIT_QUESTIONS", "five"), ("FUSION_METHOD", "max")],
+    [("ADMIN_USER_IDS", "alice"), ("RATE_LIMIT_QUESTIONS", "five"), ("LEXICAL_BACKEND", "bm42")],
 )
 def test_bad_values_name_the_variable(name: str, value: str):
     with pytest.raises(SettingsError, match=name):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
 import aiosqlite
+import pytest
 
 from bot.render import Source
-from bot.storage import DB_NAME, SESSION_DAYS, Storage
+from bot.storage import DB_NAME, SESSION_DAYS, Storage, StorageError
 
 SOURCES = [
     Source(("p1", "p2"), "a1", "Text <1>", "Text", "Title & co", "https://x.org", None, False),
@@ -104,3 +106,30 @@ async def test_unknown_and_expired_sessions_are_gone(tmp_path: Path) -> None:
     async with await Storage.open(tmp_path) as storage:
         assert await storage.session(session_id) is None
         assert (await storage.usage()).questions == 1  # the question log is kept
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "bad page"])
+async def test_a_damaged_database_is_refused_in_one_line_and_nothing_is_left_open(
+    tmp_path: Path, damage: str
+) -> None:
+    async with await Storage.open(tmp_path) as storage:
+        for _ in range(100):
+            await record(storage)
+    path = tmp_path / DB_NAME
+    data = bytearray(path.read_bytes())
+    if damage == "garbage":
+        data = bytearray(bytes(range(256)) * 64)
+    elif damage == "truncated":
+        del data[len(data) // 2 :]
+    else:  # the last page's content overwritten, the file header intact
+        page_size = int.from_bytes(data[16:18], "big")
+        data[-page_size + 8 :] = b"\xa5" * (page_size - 8)
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(StorageError) as refused:
+        await Storage.open(tmp_path)
+
+    message = str(refused.value)
+    assert message.startswith(f"the bot database {path} is damaged (") and "\n" not in message
+    assert "move it aside" in message and "restore it from a backup" in message
+    assert not [t for t in threading.enumerate() if isinstance(t, aiosqlite.Connection)]

@@ -1,7 +1,10 @@
+import codecs
 import json
 from pathlib import Path
 
-from embeddings.corpus import load_corpus, load_file
+import pytest
+
+from embeddings.corpus import MAX_FILE_BYTES, CorpusRootError, load_corpus, load_file
 
 
 def test_seed_articles_load_with_source_and_without_page_furniture(corpus_dir: Path):
@@ -94,3 +97,40 @@ def test_load_file_validates_a_single_upload(tmp_path: Path):
     path.write_bytes(b"\xff\xfe\x00garbage")
     result = load_file(path, "upload.txt")
     assert result.articles == [] and result.skipped[0].file == "upload.txt"
+
+
+def test_a_corpus_folder_that_is_missing_or_not_a_folder_is_an_error(tmp_path: Path):
+    """Read as "no articles", it would remove every article from the index."""
+    with pytest.raises(CorpusRootError, match="does not exist"):
+        load_corpus(tmp_path / "unmounted")
+    (tmp_path / "file.txt").write_text("Metin.", encoding="utf-8")
+    with pytest.raises(CorpusRootError, match="is not a folder"):
+        load_corpus(tmp_path / "file.txt")
+
+
+def test_utf16_with_a_byte_order_mark_is_decoded_and_without_one_is_named(tmp_path: Path):
+    text = "Şişli'de konferans düzenlendi.\r\nİkinci paragraf: ğüçöı.\r\n"
+    (tmp_path / "le.txt").write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+    (tmp_path / "be.md").write_bytes(
+        codecs.BOM_UTF16_BE + f"# Başlık\n\n{text}".encode("utf-16-be")
+    )
+    (tmp_path / "bare.txt").write_bytes(text.encode("utf-16-le"))
+    (tmp_path / "latin1.txt").write_bytes(b"\xff\xfe bozuk")  # "ÿþ bozuk": a BOM's bytes only
+    result = load_corpus(tmp_path)
+    by_file = {a.source_file: a for a in result.articles}
+    assert by_file["le.txt"].paragraphs == [
+        "Şişli'de konferans düzenlendi.",
+        "İkinci paragraf: ğüçöı.",
+    ]
+    assert by_file["be.md"].title == "Başlık"
+    assert {s.file: s.reason for s in result.skipped} == {
+        "bare.txt": "UTF-16 text without a byte-order mark; save it as UTF-8",
+        "latin1.txt": "not UTF-8 text (byte 0xff at offset 0)",
+    }
+
+
+def test_a_file_over_the_size_limit_never_reads_as_the_limit(tmp_path: Path):
+    path = tmp_path / "big.txt"
+    with open(path, "wb") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no 50 MiB written
+    assert load_file(path).skipped[0].reason == "too large (50.1 MiB; limit 50 MiB)"

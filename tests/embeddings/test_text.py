@@ -48,7 +48,10 @@ def test_focus_is_the_relation_after_the_question_word():
     assert focus_terms("16 Aralık konferansına kim başkanlık etti?") == frozenset(
         terms("başkanlık etti")
     )
-    assert focus_terms("Who chaired the conference?") == frozenset(terms("chaired conference"))
+    # English: the word after the question word, with its Turkish translation.
+    assert focus_terms("Who chaired the 16 December conference?") == frozenset(
+        terms("chaired başkanlık başkan")
+    )
     assert focus_terms("Konferans raporu") == frozenset()
 
 

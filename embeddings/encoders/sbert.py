@@ -1,106 +1,52 @@
-"""Sentence-transformers encoding with the model's query/passage prompts, and offline fallback.
+"""Any sentence-transformers model: a hub name or a local path, loaded on the CPU.
 
-`load_encoder` never raises and never waits forever: a model that is not available locally
-and cannot be downloaded in time yields None with one warning, and the engine then runs
-lexical-only.
+Loading never raises and never waits forever: a model that is not available locally and
+cannot be downloaded in time yields None and the reason.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from embeddings.encoders.base import Encoder, fingerprint
 
-
-@dataclass(frozen=True)
-class ModelProfile:
-    """Per-model-family defaults, because a fusion weight or a similarity threshold that
-    suits one model is wrong for another.
-
-    all-MiniLM-L6-v2 (English-only) was measured on XQuAD here: any weight on its ranking
-    lowers Turkish-question results, while it lifts English questions on Turkish text.
-    multilingual-e5 cannot be downloaded here; its profile follows the published XQuAD-tr
-    figure (0.9445 nDCG@10, level with our stemmed BM25), i.e. equal weights, and its
-    similarity threshold is E5's usual relevant/irrelevant boundary, not a local measurement.
-    """
-
-    dense_weight: float = 1.0
-    dense_weight_cross: float = 1.0
-    min_similarity: float = 0.85
-
-
-_PROFILES = {
-    "e5": ModelProfile(dense_weight=1.0, dense_weight_cross=1.0, min_similarity=0.86),
-    "minilm": ModelProfile(dense_weight=0.0, dense_weight_cross=1.0, min_similarity=0.65),
-}
 _E5_PROMPTS = {"query": "query: ", "passage": "passage: "}
 
 
-@dataclass
-class Encoder:
-    name: str
-    model: Any  # sentence_transformers.SentenceTransformer
-    prompts: dict[str, str]
-    batch_size: int = 32
+class SentenceTransformerEncoder(Encoder):
+    def __init__(self, name: str, model: Any, batch_size: int = 32) -> None:
+        super().__init__()
+        self.name = name
+        local = Path(name).expanduser()
+        # A local model is known by its content, not its path: moving the folder keeps
+        # the embedding cache, and a profile measured elsewhere still applies.
+        self.key = f"local:{fingerprint(local)}" if local.is_dir() else name
+        self.description = f"{name} (sentence-transformers)"
+        self._model = model
+        self._prompts = _prompts(name, model)
+        self._batch_size = batch_size
+        self.dim = int(model.get_embedding_dimension())
 
-    @property
-    def dim(self) -> int:
-        return int(self.model.get_embedding_dimension())
-
-    @property
-    def profile(self) -> ModelProfile:
-        lowered = self.name.lower()
-        for family, profile in _PROFILES.items():
-            if family in lowered:
-                return profile
-        return ModelProfile()
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, self.prompts.get("query", ""))
-
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return self._encode(texts, self.prompts.get("passage", ""))
-
-    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
+    def _encode(self, texts: list[str], *, query: bool) -> np.ndarray:
+        prompt = self._prompts.get("query" if query else "passage", "")
+        return self._model.encode(
             [prompt + t for t in texts],
-            batch_size=self.batch_size,
+            batch_size=self._batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def load_encoder(
-    name: str | None, *, timeout: float = 120.0, batch_size: int = 32
-) -> Encoder | None:
-    """Load `name` (hub id or local path) on the CPU, or return None with one warning."""
-    if not name:
-        return None
-    model, error = _load_model(name, timeout)
-    if model is None:
-        log.warning(
-            "Embedding model %r unavailable (%s): answering with lexical (BM25) retrieval only.",
-            name,
-            error,
-        )
-        return None
-    return Encoder(name=name, model=model, prompts=_prompts(name, model), batch_size=batch_size)
-
-
-def _load_model(name: str, timeout: float) -> tuple[Any | None, str]:
+def load(name: str, timeout: float) -> tuple[Any | None, str]:
+    """(model, "") or (None, why not): a local path, the Hugging Face cache, then the hub."""
     from sentence_transformers import SentenceTransformer
 
     local = Path(name).expanduser()

@@ -376,7 +376,8 @@ class Engine:
         async with self._update_lock:
             try:
                 report = await self._apply(loaded, progress, allow_mass_delete)
-                await self._refresh_sentences()
+                if not report.unchanged:  # the same passages keep the same sentence vectors
+                    await self._refresh_sentences()
             except IndexUpdateError:
                 raise
             except (sqlite3.Error, OSError) as err:  # full disk, I/O error: the cause says it

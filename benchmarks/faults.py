@@ -158,6 +158,9 @@ def garbage(path: Path) -> None:
 
 
 def rewrite_npz(change: Callable[[dict[str, np.ndarray]], None]) -> Callable[[Path], None]:
+    """A readable .npz whose arrays are wrong: only a check of its contents can tell (the
+    tests damage index files with these too)."""
+
     def damage(path: Path) -> None:
         with np.load(path) as data:
             arrays = {key: data[key].copy() for key in data.files}

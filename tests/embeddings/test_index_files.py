@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import faiss
-import numpy as np
 import pytest
 
+from benchmarks.faults import docs_out_of_range, nan_weights, permute_rowids, rewrite_npz
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine
 from embeddings.lexical import Bm25Index
@@ -47,35 +46,10 @@ def remove(path: Path) -> None:
     path.unlink()
 
 
-def rewrite_npz(change: Callable[[dict[str, np.ndarray]], None]) -> Callable[[Path], None]:
-    """A readable .npz whose arrays are wrong: only a check of its contents can tell."""
-
-    def damage(path: Path) -> None:
-        with np.load(path) as data:
-            arrays = {key: data[key].copy() for key in data.files}
-        change(arrays)
-        with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
-
-    return damage
-
-
-def permute_row_ids(arrays: dict[str, np.ndarray]) -> None:
-    arrays["rowids"] = np.random.default_rng(7).permutation(arrays["rowids"])
-
-
-def nan_weights(arrays: dict[str, np.ndarray]) -> None:
-    arrays["weights"][::2] = np.nan
-
-
-def doc_ids_out_of_range(arrays: dict[str, np.ndarray]) -> None:
-    arrays["docs"][::3] = len(arrays["rowids"]) + 5
-
-
 DOCTORED = {
-    "permuted row ids": rewrite_npz(permute_row_ids),
+    "permuted row ids": rewrite_npz(permute_rowids),
     "NaN weights": rewrite_npz(nan_weights),
-    "doc ids out of range": rewrite_npz(doc_ids_out_of_range),
+    "doc ids out of range": rewrite_npz(docs_out_of_range),
 }
 DAMAGE = {"truncated": truncate, "overwritten": overwrite, "deleted": remove, **DOCTORED}
 

@@ -61,10 +61,6 @@ class Hit:
     evidence: Evidence
     weak: bool  # does not, by itself, answer the question
 
-    @property
-    def coverage(self) -> float:
-        return self.evidence.coverage
-
     def to_dict(self) -> dict:
         return {
             "text": self.text,

@@ -66,18 +66,14 @@ async def calibrate(engine: Engine, question_sets: list[list[Question]]) -> Mode
     stored = await engine.passages(
         list({r for c in cases for f in (c.found, c.held_out) for r, _ in f.ranking[:5]})
     )
-    rules = {
-        cross: _fit_rule([c for c in cases if c.cross == cross and c.tune], stored, article_of)
-        for cross in (False, True)
-    }
     profile = ModelProfile(
         dense_weight=fusion.dense_weight or 0.0,
         dense_weight_cross=fusion.dense_weight_cross or 0.0,
-        same=rules[False],
-        cross=rules[True],
-        secondary_ratio=_secondary_ratio([c for c in cases if c.tune], rules, stored, article_of),
+        same=_fit_rule([c for c in cases if not c.cross and c.tune], stored, article_of),
+        cross=_fit_rule([c for c in cases if c.cross and c.tune], stored, article_of),
     )
-    return profile
+    ratio = _secondary_ratio([c for c in cases if c.tune], profile, stored, article_of)
+    return dataclasses.replace(profile, secondary_ratio=ratio)
 
 
 def _rescored(case: Case, config: FusionConfig) -> Case:
@@ -156,7 +152,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2) -> np.ndarray:
 
 
 def _secondary_ratio(
-    cases: list[Case], rules: dict[bool, AnswerRule], stored: dict, article_of: dict[int, str]
+    cases: list[Case], profile: ModelProfile, stored: dict, article_of: dict[int, str]
 ) -> float:
     """The fused-score ratio to the best passage above which a further source the rule
     accepts is offered as answering too: the ratio that best keeps other passages of the
@@ -169,7 +165,7 @@ def _secondary_ratio(
         for rowid, score in ranking[1:5]:
             if rowid in stored:
                 e = retrieval.evidence(c.found, stored[rowid])
-                if rules[c.cross].accepts(e):
+                if profile.rule(c.cross).accepts(e):
                     right = article_of[rowid] == c.question.article_id
                     samples.append((score / ranking[0][1], right))
     right = np.array([r for r, ok in samples if ok])

@@ -83,6 +83,7 @@ class Snapshot:
     lexical_file: str | None
     articles: int
     passages: int
+    sentences: SentenceVectors | None = None  # per-sentence vectors of the same passages
 
 
 @dataclass
@@ -137,7 +138,6 @@ class Engine:
             encoder.key if encoder else None, config.data_dir / PROFILES_NAME
         )
         self.use_profile(profile)
-        self._sentences: SentenceVectors | None = None
         self._progress: ProgressCallback | None = None  # for encoding at start-up
 
     def use_profile(self, profile: ModelProfile) -> None:
@@ -515,7 +515,7 @@ class Engine:
         """Load the sentence vectors of the passages now served, encoding those missing (an
         index built before they existed)."""
         if self.encoder is None or self._snapshot.vectors is None:
-            self._sentences = None
+            self._snapshot = dataclasses.replace(self._snapshot, sentences=None)
             return
         key = sentences.cache_key(self.encoder.key)
         if not self.read_only and (
@@ -523,9 +523,8 @@ class Engine:
         ):
             await self._embed(missing, self._progress)
         rows = await store.embedding_blobs(self._writer, key)
-        self._sentences = await asyncio.to_thread(
-            SentenceVectors.from_blobs, rows, self.encoder.dim
-        )
+        found = await asyncio.to_thread(SentenceVectors.from_blobs, rows, self.encoder.dim)
+        self._snapshot = dataclasses.replace(self._snapshot, sentences=found)
 
     async def _build_vectors(self) -> VectorIndex:
         """The FAISS index over the cached embeddings of every passage."""
@@ -579,13 +578,13 @@ class Engine:
         """The best `k` passages for a question, each with its answering sentence."""
         started = time.perf_counter()
         question = " ".join(question.split())
-        snap, sentences = self._snapshot, self._sentences
+        snap = self._snapshot
         found = await self.retrieve(question, snap=snap)
         top = found.ranking[:k]
         stored = await self.passages([rowid for rowid, _ in top])
         rows = [(stored[r], score) for r, score in top if r in stored]
         hits = await asyncio.to_thread(
-            retrieval.hits, question, found, rows, sentences, self.profile
+            retrieval.hits, question, found, rows, snap.sentences, self.profile
         )
         return Answer(
             question=question,
@@ -614,7 +613,7 @@ class Engine:
             asyncio.to_thread(self._dense, question, snap, depth, query_vector),
         )
         return await asyncio.to_thread(
-            retrieval.hybrid, query, lex, qvec, dense, snap.vectors, self._sentences, self.fusion
+            retrieval.hybrid, query, lex, qvec, dense, snap.vectors, snap.sentences, self.fusion
         )
 
     async def _lexical(
@@ -638,8 +637,7 @@ class Engine:
 
     def answers(self, found: retrieval.Retrieval, passage: store.StoredPassage) -> bool:
         """Does this passage, by itself, answer the question (the profile's rule)?"""
-        rule = self.profile.cross if found.cross else self.profile.same
-        return rule.accepts(retrieval.evidence(found, passage))
+        return self.profile.rule(found.cross).accepts(retrieval.evidence(found, passage))
 
     async def passages(self, rowids: list[int]) -> dict[int, store.StoredPassage]:
         async with self._reader() as conn:

@@ -114,7 +114,7 @@ def hits(
     """The passages as the user sees them: highlight, and whether each answers."""
     focus = focus_terms(question)
     found = [evidence(retrieval, p) for p, _ in passages]
-    rule = profile.cross if retrieval.cross else profile.same
+    rule = profile.rule(retrieval.cross)
     strong = answering(found, [s for _, s in passages], rule, profile.secondary_ratio)
     out = []
     for (p, score_), e, answers in zip(passages, found, strong, strict=True):

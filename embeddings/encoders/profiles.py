@@ -31,6 +31,10 @@ class ModelProfile:
     secondary_ratio: float = 0.8
     measured: str = ""  # what it was calibrated on, for people
 
+    def rule(self, cross: bool) -> AnswerRule:
+        """The answer rule for a question in the corpus language, or in another one."""
+        return self.cross if cross else self.same
+
     def to_dict(self) -> dict:
         return asdict(self)
 

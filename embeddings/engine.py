@@ -619,11 +619,11 @@ class Engine:
     async def _lexical(
         self, question: str, snap: Snapshot, depth: int
     ) -> tuple[lexical.QueryTerms, Ranking]:
-        own, translated = question_terms(question)
+        own, words = question_terms(question)
         if snap.lexical is not None:
-            return await asyncio.to_thread(_memory_search, snap.lexical, own, translated, depth)
+            return await asyncio.to_thread(_memory_search, snap.lexical, own, words, depth)
         async with self._reader() as conn:
-            query = await lexical.fts5_query_terms(conn, own, snap.passages, translated)
+            query = await lexical.fts5_query_terms(conn, own, snap.passages, words)
             return query, await lexical.fts5_search(conn, query, depth)
 
     def _dense(
@@ -672,19 +672,23 @@ class Engine:
 
 
 def _memory_search(
-    index: Bm25Index, own: list[str], translated: list[str], depth: int
+    index: Bm25Index, own: list[str], words: tuple[lexical.Word, ...], depth: int
 ) -> tuple[lexical.QueryTerms, Ranking]:
-    query = index.query_terms(own, translated)
+    query = index.query_terms(own, words)
     return query, index.search(query, depth)
 
 
-def question_terms(question: str) -> tuple[list[str], list[str]]:
-    """A question's own terms, and for an English question the terms of its Turkish
-    translation (glossary.py)."""
+def question_terms(question: str) -> tuple[list[str], tuple[lexical.Word, ...]]:
+    """A question's own terms, and for an English question each word's terms with its
+    Turkish translations' (glossary.py)."""
     own = terms(question)
     if detect_language(question) != "en":
-        return own, []
-    return own, terms(glossary.translate(question))
+        return own, ()
+    pairs = (
+        (tuple(terms(word)), tuple(tuple(terms(p)) for p in phrases))
+        for word, phrases in glossary.translations(question)
+    )
+    return own, tuple(pair for pair in pairs if pair[0])
 
 
 def _first(*values: float | None) -> float | None:

@@ -23,6 +23,11 @@ B = 0.75
 IDF_FLOOR = 1e-6
 
 
+# One word of a question asked in another language: its own terms, and its translations'
+# terms (each translation a tuple). The word is matched when either is in the passage.
+Word = tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]
+
+
 @dataclass(frozen=True)
 class QueryTerms:
     """A question's distinct terms with their document frequencies in the index."""
@@ -30,7 +35,19 @@ class QueryTerms:
     terms: tuple[str, ...]
     df: dict[str, int]
     total: int  # passages in the index
-    translated: frozenset[str] = frozenset()  # terms only a translation of the question has
+    words: tuple[Word, ...] = ()  # a translated question's words and their translations
+
+    @classmethod
+    def of(
+        cls, own: list[str], words: tuple[Word, ...], df: dict[str, int], total: int
+    ) -> QueryTerms:
+        return cls(distinct_terms(own, words), df, total, words)
+
+    @property
+    def translated(self) -> frozenset[str]:
+        """Terms only a translation of the question has."""
+        own = {t for terms, _ in self.words for t in terms}
+        return frozenset(t for _, alternatives in self.words for a in alternatives for t in a) - own
 
     def idf(self, term: str) -> float:
         """BM25's IDF, floored above zero; a term absent from the index weighs the most."""
@@ -46,8 +63,20 @@ class QueryTerms:
 
     def coverage(self, passage_terms: set[str], boost: frozenset[str] = frozenset()) -> float:
         """Share of the question's IDF weight that a passage contains (`boost` terms count
-        double)."""
-        return self._share(self.terms, passage_terms, boost)
+        double). A translated question's word counts as found when its own terms or one of
+        its translations are: alternative renderings do not dilute each other."""
+        if not self.words:
+            return self._share(self.terms, passage_terms, boost)
+        found = total = 0.0
+        for own, alternatives in self.words:
+            weight = sum(self.idf(t) * (2.0 if t in boost else 1.0) for t in own)
+            share = max(
+                (self._share(terms, passage_terms, boost) for terms in (own, *alternatives)),
+                default=0.0,
+            )
+            found += weight * share
+            total += weight
+        return found / total if total else 0.0
 
     def _share(
         self, terms: list[str] | tuple[str, ...], found: set[str], boost: frozenset[str]
@@ -64,6 +93,11 @@ class QueryTerms:
         anything else, and far fewer postings to walk."""
         present = [t for t in self.terms if self.df.get(t, 0) > 0]
         return [t for t in present if self.df[t] <= self.total / 2] or present
+
+
+def distinct_terms(own: list[str], words: tuple[Word, ...]) -> tuple[str, ...]:
+    translations = [t for _, alternatives in words for a in alternatives for t in a]
+    return tuple(dict.fromkeys([*own, *translations]))
 
 
 class Bm25Index:
@@ -117,15 +151,15 @@ class Bm25Index:
         np.cumsum(np.bincount(all_terms, minlength=len(vocabulary)), out=indptr[1:])
         return cls(vocabulary, indptr, doc_of, weights, rowids)
 
-    def query_terms(self, terms: list[str], translated: list[str] = ()) -> QueryTerms:
-        """A question's terms with their document frequencies; `translated` are terms of
-        its translation (they match, but do not make it a corpus-language question)."""
-        distinct = tuple(dict.fromkeys([*terms, *translated]))
+    def query_terms(self, terms: list[str], words: tuple[Word, ...] = ()) -> QueryTerms:
+        """A question's terms with their document frequencies; `words` pair a translated
+        question's words with their translations (whose terms match too, but do not make it
+        a corpus-language question)."""
         df = {}
-        for term in distinct:
+        for term in distinct_terms(terms, words):
             if (t := self.vocabulary.get(term)) is not None:
                 df[term] = int(self.indptr[t + 1] - self.indptr[t])
-        return QueryTerms(distinct, df, len(self), frozenset(translated) - set(terms))
+        return QueryTerms.of(terms, words, df, len(self))
 
     def search(self, query: QueryTerms, depth: int) -> list[tuple[int, float]]:
         """(row id, BM25 score) pairs, best first: the ranking `fts5_search` gives."""
@@ -204,16 +238,16 @@ async def stored_terms(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
 
 
 async def fts5_query_terms(
-    conn: aiosqlite.Connection, terms: list[str], total: int, translated: list[str] = ()
+    conn: aiosqlite.Connection, terms: list[str], total: int, words: tuple[Word, ...] = ()
 ) -> QueryTerms:
-    distinct = tuple(dict.fromkeys([*terms, *translated]))
+    distinct = distinct_terms(terms, words)
     df: dict[str, int] = {}
     if distinct:
         marks = ",".join("?" * len(distinct))
         sql = f"SELECT term, doc FROM passages_vocab WHERE term IN ({marks})"
         async with conn.execute(sql, distinct) as cur:
             df = {row[0]: int(row[1]) async for row in cur}
-    return QueryTerms(distinct, df, total, frozenset(translated) - set(terms))
+    return QueryTerms.of(terms, words, df, total)
 
 
 async def fts5_search(

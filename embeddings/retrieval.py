@@ -36,6 +36,7 @@ class Retrieval:
 
     @property
     def cross(self) -> bool:
+        """Are the question's words mostly outside the corpus vocabulary?"""
         return fusion.is_cross(self.query.vocabulary_coverage)
 
     def dense_ranking(self) -> Ranking:

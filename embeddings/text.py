@@ -281,7 +281,9 @@ def focus_terms(question: str) -> frozenset[str]:
             following = [
                 w for w in tokens[i + 1 :] if fold(w) not in _STOP_FOLDED and not w.isdigit()
             ]
-            text = " ".join(following[: 1 if english else 2])
+            if not english:
+                return frozenset(terms(" ".join(following[:2])))
+            text = " ".join(following[:1])
             return frozenset(terms(text) + terms(glossary.translate(text)))
     return frozenset()
 

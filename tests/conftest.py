@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 HEADLINE_TR = "16 Aralık konferansına kim başkanlık etti?"
+HEADLINE_EN = "who chaired the 16 December conference?"
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from bot.texts import EN, TR
 from embeddings.encoders import BUNDLED_MODEL
 from embeddings.engine import Engine
 from tests.bot.conftest import EN_OUT_OF_CORPUS, TR_ANSWER_NAME, USER, StartBot
+from tests.conftest import HEADLINE_EN
 
-HEADLINE_EN = "who chaired the 16 December conference?"
 ANSWER_SENTENCE_END = "başkanlık etti."
 
 

@@ -5,10 +5,10 @@ import pytest
 from embeddings import lexical
 from embeddings.config import EngineConfig
 from embeddings.corpus import LoadResult
-from embeddings.engine import Engine
+from embeddings.engine import Engine, question_terms
 from embeddings.evaluate import load_squad
 from embeddings.lexical import Bm25Index
-from tests.conftest import FIXTURES, HEADLINE_TR
+from tests.conftest import FIXTURES, HEADLINE_EN, HEADLINE_TR
 
 
 async def test_in_memory_bm25_ranks_exactly_as_fts5(tmp_path: Path):
@@ -20,10 +20,15 @@ async def test_in_memory_bm25_ranks_exactly_as_fts5(tmp_path: Path):
         index = engine.snapshot.lexical
         assert index is not None and len(index) == engine.snapshot.passages
         async with engine._reader() as conn:
-            for question in [q.text for q in questions] + [HEADLINE_TR, "Varşova nüfusu"]:
-                memory_query = index.query_terms(lexical_terms(question))
+            for question in [q.text for q in questions] + [
+                HEADLINE_TR,
+                "Varşova nüfusu",
+                HEADLINE_EN,
+            ]:
+                own, words = question_terms(question)
+                memory_query = index.query_terms(own, words)
                 fts_query = await lexical.fts5_query_terms(
-                    conn, lexical_terms(question), engine.snapshot.passages
+                    conn, own, engine.snapshot.passages, words
                 )
                 assert memory_query == fts_query
                 memory = index.search(memory_query, 50)
@@ -31,12 +36,6 @@ async def test_in_memory_bm25_ranks_exactly_as_fts5(tmp_path: Path):
                 assert [r for r, _ in memory] == [r for r, _ in fts5]
                 for (_, a), (_, b) in zip(memory, fts5, strict=True):
                     assert a == pytest.approx(b, rel=1e-4)
-
-
-def lexical_terms(question: str) -> list[str]:
-    from embeddings.text import terms
-
-    return terms(question)
 
 
 async def test_saved_bm25_index_is_reloaded_not_rebuilt(

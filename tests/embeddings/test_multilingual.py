@@ -8,9 +8,8 @@ import pytest
 
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine
-from tests.conftest import HEADLINE_TR, SEED_CORPUS
+from tests.conftest import HEADLINE_EN, HEADLINE_TR, SEED_CORPUS
 
-HEADLINE_EN = "who chaired the 16 December conference?"
 ANSWER = "Le Minh Hung"
 
 

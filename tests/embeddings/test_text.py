@@ -53,6 +53,8 @@ def test_focus_is_the_relation_after_the_question_word():
         terms("chaired başkanlık başkan")
     )
     assert focus_terms("Konferans raporu") == frozenset()
+    # A Turkish word that is also an English one ("son") is not translated.
+    assert focus_terms("Kim son haftada kazandı?") == frozenset(terms("son haftada"))
 
 
 def test_language_of_a_question():

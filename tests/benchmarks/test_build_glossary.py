@@ -31,3 +31,19 @@ def test_induced_translations_from_the_bundled_model(builder, bundled, monkeypat
     right = {"church": "kilise", "population": "nüfus", "football": "futbol"}
     for word, translation in right.items():
         assert translation in entries[word][0]
+
+
+@pytest.mark.model
+def test_word_vector_cache_encodes_only_new_words(builder, bundled, tmp_path):
+    encoded: list[str] = []
+
+    class Counting:
+        def passage(self, words):
+            encoded.extend(words)
+            return bundled._model.passage(words)
+
+    cache = tmp_path / "en.npz"
+    first = builder.encode(Counting(), ENGLISH[:3], "English words", cache)
+    again = builder.encode(Counting(), ENGLISH[:4], "English words", cache)
+    assert encoded == ENGLISH[:3] + ENGLISH[3:4]
+    assert again[:3] == pytest.approx(first, abs=1e-3)  # float16 in the cache

@@ -37,12 +37,6 @@ class QueryTerms:
     total: int  # passages in the index
     words: tuple[Word, ...] = ()  # a translated question's words and their translations
 
-    @classmethod
-    def of(
-        cls, own: list[str], words: tuple[Word, ...], df: dict[str, int], total: int
-    ) -> QueryTerms:
-        return cls(distinct_terms(own, words), df, total, words)
-
     @property
     def translated(self) -> frozenset[str]:
         """Terms only a translation of the question has."""
@@ -155,11 +149,12 @@ class Bm25Index:
         """A question's terms with their document frequencies; `words` pair a translated
         question's words with their translations (whose terms match too, but do not make it
         a corpus-language question)."""
+        distinct = distinct_terms(terms, words)
         df = {}
-        for term in distinct_terms(terms, words):
+        for term in distinct:
             if (t := self.vocabulary.get(term)) is not None:
                 df[term] = int(self.indptr[t + 1] - self.indptr[t])
-        return QueryTerms.of(terms, words, df, len(self))
+        return QueryTerms(distinct, df, len(self), words)
 
     def search(self, query: QueryTerms, depth: int) -> list[tuple[int, float]]:
         """(row id, BM25 score) pairs, best first: the ranking `fts5_search` gives."""
@@ -247,7 +242,7 @@ async def fts5_query_terms(
         sql = f"SELECT term, doc FROM passages_vocab WHERE term IN ({marks})"
         async with conn.execute(sql, distinct) as cur:
             df = {row[0]: int(row[1]) async for row in cur}
-    return QueryTerms.of(terms, words, df, total)
+    return QueryTerms(distinct, df, total, words)
 
 
 async def fts5_search(

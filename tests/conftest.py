@@ -23,6 +23,15 @@ HEADLINE_TR = "16 Aralık konferansına kim başkanlık etti?"
 HEADLINE_EN = "who chaired the 16 December conference?"
 
 
+def passage_encodings(encoder, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the encoder's passage-encoding calls from now on, until the test ends:
+    what proves that nothing was embedded again."""
+    calls: list[int] = []
+    original = encoder.encode_passages
+    monkeypatch.setattr(encoder, "encode_passages", lambda t: calls.append(len(t)) or original(t))
+    return calls
+
+
 @pytest.fixture
 def corpus_dir(tmp_path: Path) -> Path:
     """A private copy of the bundled seed corpus (two Turkish news articles)."""

@@ -11,7 +11,7 @@ from embeddings import store
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine, IndexUpdateError
 from embeddings.vectors import VectorIndex
-from tests.conftest import HEADLINE_TR
+from tests.conftest import HEADLINE_TR, passage_encodings
 
 OUT_OF_CORPUS = ["What is the tallest mountain in Japan?", "Yarın hava nasıl olacak?"]
 
@@ -189,34 +189,29 @@ async def test_broken_local_model_path_falls_back(corpus_dir: Path, tmp_path: Pa
 
 @pytest.mark.model
 async def test_vector_index_reloads_without_reembedding(
-    corpus_dir: Path, tmp_path: Path, minilm_path: str, minilm
+    corpus_dir: Path, tmp_path: Path, minilm_path: str, minilm, monkeypatch
 ):
     cfg = config(corpus_dir, tmp_path, minilm_path)
     async with await Engine.open(cfg, encoder=minilm) as engine:
         report = await engine.update()
         assert report.embedded == report.passages > 0
         assert (await engine.stats()).vector_index == "flat"
-    calls = []
-    original = minilm.encode_passages
-    minilm.encode_passages = lambda texts: calls.append(len(texts)) or original(texts)
-    try:
-        async with await Engine.open(cfg, encoder=minilm) as engine:
-            assert engine.snapshot.vectors is not None
-            assert len(engine.snapshot.vectors) == report.passages
-            assert (await engine.update()).embedded == 0
-            assert calls == []  # nothing re-embedded at start-up or on update
-            answer = await engine.ask(HEADLINE_TR, k=5)
-            assert "Le Minh Hung" in answer.passages[0].text
-            assert answer.passages[0].evidence.dense is not None
-            english = await engine.ask("Who chaired the conference?", k=5)
-            assert english.passages and english.passages[0].evidence.dense is not None
-        # Sentence vectors come from the index: a question encodes only itself, in any
-        # language (the highlight of an English question included).
-        assert calls == []
-        vector_files = list((tmp_path / "data").glob("vectors-*"))
-        assert len(vector_files) == 1 and not list((tmp_path / "data").glob("*.tmp"))
-    finally:
-        minilm.encode_passages = original
+    calls = passage_encodings(minilm, monkeypatch)
+    async with await Engine.open(cfg, encoder=minilm) as engine:
+        assert engine.snapshot.vectors is not None
+        assert len(engine.snapshot.vectors) == report.passages
+        assert (await engine.update()).embedded == 0
+        assert calls == []  # nothing re-embedded at start-up or on update
+        answer = await engine.ask(HEADLINE_TR, k=5)
+        assert "Le Minh Hung" in answer.passages[0].text
+        assert answer.passages[0].evidence.dense is not None
+        english = await engine.ask("Who chaired the conference?", k=5)
+        assert english.passages and english.passages[0].evidence.dense is not None
+    # Sentence vectors come from the index: a question encodes only itself, in any
+    # language (the highlight of an English question included).
+    assert calls == []
+    vector_files = list((tmp_path / "data").glob("vectors-*"))
+    assert len(vector_files) == 1 and not list((tmp_path / "data").glob("*.tmp"))
 
 
 @pytest.mark.model

@@ -17,7 +17,7 @@ from benchmarks.faults import docs_out_of_range, nan_weights, permute_rowids, re
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine
 from embeddings.lexical import Bm25Index
-from tests.conftest import HEADLINE_TR
+from tests.conftest import HEADLINE_TR, passage_encodings
 from tests.readonly import read_only_folder
 
 QUESTIONS = [
@@ -109,7 +109,7 @@ FAISS_DAMAGE = {"truncated": truncate, "overwritten": overwrite, "empty": empty}
 @pytest.mark.model
 @pytest.mark.parametrize("damage", FAISS_DAMAGE.values(), ids=FAISS_DAMAGE.keys())
 async def test_a_damaged_faiss_file_is_rebuilt_from_the_embedding_cache(
-    corpus_dir: Path, tmp_path: Path, minilm_path: str, minilm, caplog, damage
+    corpus_dir: Path, tmp_path: Path, minilm_path: str, minilm, caplog, damage, monkeypatch
 ):
     config = EngineConfig(corpus_dir=corpus_dir, data_dir=tmp_path / "data", model=minilm_path)
     async with await Engine.open(config, encoder=minilm) as engine:
@@ -118,16 +118,11 @@ async def test_a_damaged_faiss_file_is_rebuilt_from_the_embedding_cache(
         passages = engine.snapshot.passages
     damage(tmp_path / "data" / damaged)
     caplog.set_level(logging.WARNING)
-    calls = []
-    original = minilm.encode_passages
-    minilm.encode_passages = lambda texts: calls.append(len(texts)) or original(texts)
-    try:
-        async with await Engine.open(config, encoder=minilm) as engine:
-            assert engine.snapshot.vectors is not None
-            assert len(engine.snapshot.vectors) == passages
-            assert engine.snapshot.vector_file != damaged
-    finally:
-        minilm.encode_passages = original
+    calls = passage_encodings(minilm, monkeypatch)
+    async with await Engine.open(config, encoder=minilm) as engine:
+        assert engine.snapshot.vectors is not None
+        assert len(engine.snapshot.vectors) == passages
+        assert engine.snapshot.vector_file != damaged
     assert calls == []  # rebuilt from the cache, nothing embedded again
     warnings = index_warnings(caplog)
     assert len(warnings) == 1 and damaged in warnings[0]

@@ -8,7 +8,7 @@ import pytest
 
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine
-from tests.conftest import HEADLINE_EN, HEADLINE_TR, SEED_CORPUS
+from tests.conftest import HEADLINE_EN, HEADLINE_TR, SEED_CORPUS, passage_encodings
 
 ANSWER = "Le Minh Hung"
 
@@ -84,9 +84,7 @@ async def test_switching_model_reembeds_into_its_own_cache(
         passage = (await engine.passages([rowid]))[rowid]
         served = engine.snapshot.vectors.index.reconstruct(rowid)
         assert np.allclose(served, minilm.encode_passages([passage.ranking_text])[0], atol=1e-5)
-    encoded: list[int] = []
-    original = bundled.encode_passages
-    monkeypatch.setattr(bundled, "encode_passages", lambda t: encoded.append(len(t)) or original(t))
+    encoded = passage_encodings(bundled, monkeypatch)
     async with await Engine.open(config, encoder=bundled) as engine:
         assert (await engine.update()).embedded == 0
         assert "Le Minh Hung" in (await engine.ask(HEADLINE_EN)).passages[0].text

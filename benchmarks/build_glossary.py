@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from embeddings.glossary import INDUCED, entries
+from embeddings.glossary import INDUCED, entries, translate_word
 from embeddings.progress import Progress
 from embeddings.text import STOPWORDS_EN, STOPWORDS_TR
 
@@ -141,11 +141,11 @@ def main() -> int:
     e = encode(model, english, "English words", cache / "en.npz" if cache else None)
     t = encode(model, turkish, "Turkish words", cache / "tr.npz" if cache else None)
     translations = induce(english, e, turkish, t)
-    hand, _ = entries()
+    written = entries()[:-1]  # the hand-written tables: a word they know is theirs
     lines = [
         f"{word}\t{'; '.join(translations[word])}"
         for word in english
-        if word in translations and word not in hand
+        if word in translations and not translate_word(word, written)
     ]
     args.output.write_text("\n".join(HEADER + lines) + "\n", encoding="utf-8")
     print(

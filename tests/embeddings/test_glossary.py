@@ -1,5 +1,5 @@
-"""English → Turkish query translation: the hand glossary, the model-induced word list, and
-how translated words count towards a passage's coverage."""
+"""English → Turkish query translation: the hand-written tables, the model-induced word list,
+and how translated words count towards a passage's coverage."""
 
 from pathlib import Path
 
@@ -15,16 +15,17 @@ from embeddings.text import terms
 @pytest.fixture
 def glossaries(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Point the glossary at files of the test's own making."""
-    hand, induced = tmp_path / "hand.tsv", tmp_path / "induced.tsv"
+    hand, common, induced = (tmp_path / f"{name}.tsv" for name in ("hand", "common", "induced"))
     monkeypatch.setattr(glossary, "GLOSSARY", hand)
+    monkeypatch.setattr(glossary, "COMMON", common)
     monkeypatch.setattr(glossary, "INDUCED", induced)
     glossary.entries.cache_clear()
-    yield hand, induced
+    yield hand, common, induced
     glossary.entries.cache_clear()
 
 
 def test_hand_glossary_wins_over_the_induced_list(glossaries):
-    hand, induced = glossaries
+    hand, _, induced = glossaries
     hand.write_text("# curated\nchair\tbaşkanlık; başkan\n", encoding="utf-8")
     induced.write_text("# generated\nchair\tsandalye\nrainfall\tyağış; yağmur\n", encoding="utf-8")
     assert glossary.translate_word("chaired") == ("başkanlık", "başkan")
@@ -32,21 +33,33 @@ def test_hand_glossary_wins_over_the_induced_list(glossaries):
     assert glossary.translate("Who chaired it?") == "başkanlık başkan"
 
 
+def test_common_words_table_is_asked_between_the_news_glossary_and_the_induced_list(glossaries):
+    hand, common, induced = glossaries
+    hand.write_text("state\tdevlet; eyalet\n", encoding="utf-8")
+    common.write_text("state\tdurum\njoin\tkatıldı; üye oldu\n", encoding="utf-8")
+    induced.write_text("join\tyiyoruz\nstates\tdevletler\nrainfall\tyağış\n", encoding="utf-8")
+    assert glossary.translate_word("states") == ("devlet", "eyalet")
+    assert glossary.translate_word("joined") == ("katıldı", "üye oldu")
+    assert glossary.translate_word("rainfall") == ("yağış",)
+
+
 def test_without_the_induced_list_the_hand_glossary_still_serves(glossaries):
-    hand, _ = glossaries
+    hand, _, _ = glossaries
     hand.write_text("attend\tkatıldı\n", encoding="utf-8")
     assert glossary.translate_word("attended") == ("katıldı",)
     assert glossary.translate_word("rainfall") == ()
 
 
-def test_shipped_induced_list_reaches_everyday_words():
-    """Words the hand glossary never listed still get Turkish renderings."""
-    hand = glossary._read(glossary.GLOSSARY)
-    induced = glossary._read(glossary.INDUCED)
-    assert len(induced) > 10 * len(hand)
-    for word, turkish in (("earthquake", "deprem"), ("inflation", "enflasyon")):
+def test_shipped_tables_reach_everyday_and_rarer_words():
+    """Everyday English beyond the news glossary has hand-written renderings, and rarer
+    words still get the induced list's; no word is in both, the earlier table owning it."""
+    hand, common, induced = glossary.entries()
+    assert len(common) > 6000 and len(induced) > 10_000
+    for word, turkish in (("earthquake", "deprem"), ("spain", "ispanya"), ("joined", "katıldı")):
         assert word not in hand
         assert turkish in glossary.translate_word(word)
+    assert glossary.translate_word("rainfall") == induced["rainfall"]
+    assert not set(induced) & (set(hand) | set(common))
 
 
 def test_alternative_translations_do_not_dilute_a_word():

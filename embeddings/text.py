@@ -235,7 +235,6 @@ def words(text: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Snowball Turkish stem of a lower-cased word, then folded to ASCII."""
     if word.isdigit():
@@ -254,16 +253,22 @@ _STOP_FOLDED = frozenset(fold(w) for w in STOPWORDS_TR | STOPWORDS_EN)
 
 def terms(text: str) -> list[str]:
     """Index/query terms: per word its folded stem and its prefix term, stopwords dropped."""
+    return [term for word in words(text) for term in _word_terms(word)]
+
+
+@lru_cache(maxsize=200_000)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """One word's terms, cached: a corpus's vocabulary is small beside its text, and the
+    highlight stems the top passages' sentences at question time."""
+    folded = fold(word)
+    if folded in _STOP_FOLDED:
+        return ()
     out = []
-    for word in words(text):
-        folded = fold(word)
-        if folded in _STOP_FOLDED:
-            continue
-        if stemmed := stem(word):
-            out.append(stemmed)
-        if not word.isdigit() and (prefix := _alnum(folded)[:PREFIX_LETTERS]):
-            out.append(PREFIX_MARK + prefix)
-    return out
+    if stemmed := stem(word):
+        out.append(stemmed)
+    if not word.isdigit() and (prefix := _alnum(folded)[:PREFIX_LETTERS]):
+        out.append(PREFIX_MARK + prefix)
+    return tuple(out)
 
 
 def focus_terms(question: str) -> frozenset[str]:

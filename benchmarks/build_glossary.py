@@ -1,6 +1,6 @@
 """Build the model-induced English → Turkish word list (embeddings/data/glossary-en-tr-induced.tsv).
 
-The hand-written tables cover 320 news words and the 8,000 commonest English words; an
+The hand-written tables cover 320 news words and the 16,000 commonest English words; an
 English question about anything rarer matches nothing on the lexical side and gives the
 answer rule no word overlap to go on. This script induces translations from the bundled
 multilingual model itself, the standard way of inducing a bilingual lexicon from aligned

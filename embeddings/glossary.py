@@ -6,7 +6,7 @@ Dictionary-based query translation, the classic cross-language retrieval techniq
 the lexical side Turkish words to match and tells the highlight which relation was asked
 about. Three word tables, asked in order, the first that knows a word winning:
 data/glossary-en-tr.tsv, news vocabulary curated for qabot; data/glossary-en-tr-common.tsv,
-the 8,000 commonest English content words translated by hand; and
+the 16,000 commonest English content words translated by hand; and
 data/glossary-en-tr-induced.tsv, induced from the bundled model by
 benchmarks/build_glossary.py for the rarer words beyond them (noisy: about half right).
 """

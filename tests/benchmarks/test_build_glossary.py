@@ -53,6 +53,6 @@ def test_word_vector_cache_encodes_only_new_words(builder, bundled, tmp_path):
 def test_words_the_hand_written_tables_know_are_left_out(builder):
     """The shipped common-word table knows "join", as written and through its lemma
     ("joined"): an induced rendering of either would never be asked."""
-    induced = {"join": ["yiyoruz"], "joined": ["katılmış"], "rainfall": ["yağış", "yağmur"]}
-    lines = builder.entry_lines(["join", "joined", "rainfall"], induced)
-    assert lines == ["rainfall\tyağış; yağmur"]
+    induced = {"join": ["yiyoruz"], "joined": ["katılmış"], "photosynthesis": ["fotosentez"]}
+    lines = builder.entry_lines(["join", "joined", "photosynthesis"], induced)
+    assert lines == ["photosynthesis\tfotosentez"]

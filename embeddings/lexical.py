@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import aiosqlite
@@ -48,6 +49,15 @@ class QueryTerms:
         n = self.df.get(term, 0)
         return max(math.log((self.total - n + 0.5) / (n + 0.5) + 1.0), IDF_FLOOR)
 
+    @cached_property
+    def _idfs(self) -> dict[str, float]:
+        """The question's IDFs, computed once: coverage is asked of every candidate sentence."""
+        return {t: self.idf(t) for t in self.terms}
+
+    def _weight(self, term: str, boost: frozenset[str]) -> float:
+        idf = self._idfs[term] if term in self._idfs else self.idf(term)
+        return idf * 2.0 if term in boost else idf
+
     @property
     def vocabulary_coverage(self) -> float:
         """Share of the question's own IDF weight (its translation aside) found anywhere in
@@ -63,7 +73,7 @@ class QueryTerms:
             return self._share(self.terms, passage_terms, boost)
         found = total = 0.0
         for own, alternatives in self.words:
-            weight = sum(self.idf(t) * (2.0 if t in boost else 1.0) for t in own)
+            weight = sum(self._weight(t, boost) for t in own)
             share = max(
                 (self._share(terms, passage_terms, boost) for terms in (own, *alternatives)),
                 default=0.0,
@@ -75,7 +85,7 @@ class QueryTerms:
     def _share(
         self, terms: list[str] | tuple[str, ...], found: set[str], boost: frozenset[str]
     ) -> float:
-        weights = {t: self.idf(t) * (2.0 if t in boost else 1.0) for t in terms}
+        weights = {t: self._weight(t, boost) for t in terms}
         total = sum(weights.values())
         if total == 0:
             return 0.0

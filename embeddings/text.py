@@ -24,7 +24,8 @@ from embeddings import glossary
 _TURKISH_UPPER = str.maketrans({"I": "ı", "İ": "i"})
 # Folding applied after stemming: Turkish letters and circumflexes to plain ASCII.
 _FOLD = str.maketrans("ıçğöşüâîû", "icgosuaiu")
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+# A word, and an apostrophe suffix ("Hanoi'de") matched but not kept, as Turkish cuts it off.
+_WORD = re.compile(r"([^\W_]+)(?:['’][^\W_]+)?", re.UNICODE)
 _TURKISH_LETTERS = set("çğışöüÇĞİŞÖÜ")
 
 # Question words and function words in both query languages. Dropping them keeps BM25 from
@@ -227,12 +228,7 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; an apostrophe suffix ("Hanoi'de") is cut off as Turkish does."""
-    out = []
-    for match in _WORD.finditer(turkish_lower(text)):
-        token = match.group()
-        cut = max(token.find("'"), token.find("’"))
-        out.append(token[:cut] if cut > 0 else token)
-    return out
+    return _WORD.findall(turkish_lower(text))
 
 
 def stem(word: str) -> str:

@@ -46,9 +46,8 @@ from embeddings.encoders import BUNDLED_MODEL, Encoder, load_encoder
 from embeddings.engine import DB_NAME, Engine, UpdateReport
 from embeddings.evaluate import load_squad
 from embeddings.progress import Progress
-from embeddings.sentences import SentenceVectors
 from embeddings.splitter import Passage, split_article, split_sentences
-from embeddings.vectors import VectorIndex
+from embeddings.vectors import DenseSegments, VectorIndex
 
 REPO = Path(__file__).resolve().parents[1]
 XQUAD_TR = REPO / "benchmarks" / "xquad" / "xquad.tr.json"
@@ -485,7 +484,8 @@ async def _write_stand_ins(
     try:
         _, real = await store.all_embeddings(conn, passage_key)  # only real ones are indexed
         rows = await store.embedding_blobs(conn, sentence_key)
-        real_sentences = SentenceVectors.from_blobs(rows, encoder.dim).matrix.astype(np.float32)
+        blob = b"".join(b for _, b in rows)
+        real_sentences = np.frombuffer(blob, np.float16).reshape(-1, encoder.dim).astype(np.float32)
         for start in range(0, len(ids), STAND_IN_CHUNK):
             part = ids[start : start + STAND_IN_CHUNK]
             await store.store_embeddings(conn, passage_key, part, _stand_ins(real, len(part), rng))
@@ -560,7 +560,7 @@ async def _dense_latencies(
     lang: str,
     engine: Engine,
     encoder: Encoder,
-    index: VectorIndex,
+    index: DenseSegments,
     texts: list[str],
 ) -> dict[str, Percentiles]:
     """Query encoding alone, retrieval and FAISS search with the vector given, and the full

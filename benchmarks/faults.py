@@ -175,8 +175,8 @@ def permute_rowids(arrays: dict[str, np.ndarray]) -> None:
     arrays["rowids"] = np.random.default_rng(7).permutation(arrays["rowids"])
 
 
-def nan_weights(arrays: dict[str, np.ndarray]) -> None:
-    arrays["weights"][::2] = np.nan
+def zero_counts(arrays: dict[str, np.ndarray]) -> None:
+    arrays["tf"][::2] = 0
 
 
 def docs_out_of_range(arrays: dict[str, np.ndarray]) -> None:
@@ -235,7 +235,7 @@ def index_file_rows(case_dir: Callable[[str], Case], model: str | None) -> list[
     damages: list[tuple[str, str, Callable[[Path], None]]] = [
         ("npz truncated", "lexical-*.npz", truncate),
         ("npz: permuted row ids", "lexical-*.npz", rewrite_npz(permute_rowids)),
-        ("npz: NaN weights", "lexical-*.npz", rewrite_npz(nan_weights)),
+        ("npz: zero term counts", "lexical-*.npz", rewrite_npz(zero_counts)),
         ("npz: doc ids out of range", "lexical-*.npz", rewrite_npz(docs_out_of_range)),
     ]
     if model:

@@ -9,6 +9,7 @@ remove the whole index.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -27,7 +28,8 @@ TITLE_MAX_CHARS = 120
 _FURNITURE = re.compile(
     r"^(\[[\w\s-]+\]|yorum\s*\(\d+\)|kaynak:?|paylaş|share|advertisement|reklam)$", re.IGNORECASE
 )
-_SOURCE_LINE = re.compile(r"^kaynak\s*:\s*(\S+)\s*$", re.IGNORECASE)
+_URL = r"(?:https?://|www\.)\S+|[\w-]+(?:\.[\w-]+)+(?:/\S*)?"  # "https://…", "aa.com.tr/…"
+_SOURCE_LINE = re.compile(rf"^kaynak\s*:\s*({_URL})\s*$", re.IGNORECASE)
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s")
 
@@ -41,6 +43,7 @@ class Article:
     date: str | None = None
     lang: str = "tr"
     source_file: str = ""  # path relative to the corpus folder
+    attribution: str | None = None  # "VNA'ya göre", "Kaynak: AA", "Muhabir: Ahmet Yılmaz"
 
     @property
     def paragraphs(self) -> list[str]:
@@ -49,9 +52,10 @@ class Article:
     @property
     def content_hash(self) -> str:
         """Changes whenever anything shown or indexed changes; drives incremental re-index."""
-        payload = json.dumps(
-            [self.title, self.text, self.source_url, self.date, self.lang], ensure_ascii=False
-        )
+        fields = [self.title, self.text, self.source_url, self.date, self.lang]
+        if self.attribution is not None:  # without one, the hash is what it always was
+            fields.append(self.attribution)
+        payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -92,9 +96,7 @@ def load_corpus(folder: Path) -> LoadResult:
     seen: dict[str, str] = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue
-        if path.is_dir() or path.name.lower() == "readme.md":
+        if _ignored(path, folder):
             continue
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             result.skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
@@ -292,15 +294,87 @@ def _article(meta: dict, *, default_id: str, rel: str) -> Article:
     if not text:
         raise CorpusError("no article text")
     title = _clean_str(meta.get("title")) or title_from_text(text)
+    # Front matter `source:` is a URL or, more often in agency copy, the agency's name.
+    source = _clean_str(meta.get("source"))
+    source_url = source if source and re.fullmatch(_URL, source) else None
+    if source_url:
+        source = None
     return Article(
         id=_clean_str(meta.get("id")) or default_id,
         title=title,
         text=text,
-        source_url=_clean_str(meta.get("url") or meta.get("source_url")),
+        source_url=_clean_str(meta.get("url") or meta.get("source_url") or source_url),
         date=_clean_date(meta.get("date")),
         lang=_clean_str(meta.get("lang")) or "tr",
         source_file=rel,
+        attribution=_clean_str(meta.get("attribution")) or source or attribution_of(text),
     )
+
+
+def attribution_of(text: str) -> str | None:
+    """The source an article names in its closing lines ("VNA'ya göre", "(AA)", "Kaynak:
+    Anadolu Ajansı", "Muhabir: Ahmet Yılmaz"; several joined by "; "), else in an agency
+    dateline ("ANKARA (AA) - …"). The lines stay in the text, where they are searchable."""
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    closing = attribution_tail(paragraphs)
+    if closing:
+        return "; ".join(_unwrap(p) for p in paragraphs[-closing:])
+    if paragraphs and (m := _DATELINE.match(paragraphs[0])) and _is_source_name(m.group(1)):
+        return m.group(1).strip()
+    return None
+
+
+def attribution_tail(paragraphs: list[str]) -> int:
+    """How many of the last paragraphs (at most 3) are attribution lines."""
+    count = 0
+    while count < min(3, len(paragraphs) - 1) and is_attribution(paragraphs[-1 - count]):
+        count += 1
+    return count
+
+
+def is_attribution(line: str) -> bool:
+    """A short line that only names a source: an agency ("AA", "Reuters", "Anadolu Ajansı",
+    "(İHA)"), "X'e göre", or a label ("Kaynak:", "Muhabir:", "Haber:") with a name, not a URL."""
+    line = _unwrap(line)
+    if len(line) > 60 or len(line.split()) > 8:
+        return False
+    if m := _LABELLED.match(line):
+        return not re.fullmatch(_URL, m.group(1))
+    return bool(_ACCORDING.match(line)) or _is_source_name(line)
+
+
+def _unwrap(line: str) -> str:
+    """The line without a wrapping "(…)", a leading dash or a final period: "(AA)." is "AA"."""
+    line = " ".join(line.split()).lstrip("-–— ").rstrip(".").strip()
+    if line.startswith("(") and line.endswith(")") and "(" not in line[1:]:
+        line = line[1:-1].strip()
+    return line
+
+
+def _is_source_name(name: str) -> bool:
+    name = " ".join(name.split())
+    return bool(
+        _ACRONYM.fullmatch(name)
+        or name.casefold() in _AGENCIES
+        or (len(name.split()) <= 5 and name[:1].isupper() and _AGENCY_SUFFIX.search(name))
+    )
+
+
+_LABELLED = re.compile(
+    r"^(?:kaynak|muhabir|haber|yazan|derleyen|editör|editor|fotoğraf|foto|source|reporter|"
+    r"reporting by|written by)\s*:\s*(\S.*)$",
+    re.IGNORECASE,
+)
+_ACCORDING = re.compile(r"^[A-ZÇĞİÖŞÜ]\S*(?:\s\S+){0,4}\s(?:göre|gore)$")  # "VNA'ya göre"
+_ACRONYM = re.compile(r"[A-ZÇĞİÖŞÜ]{2,5}")  # AA, DHA, İHA, ANKA, VNA, AFP, TASS
+_AGENCY_SUFFIX = re.compile(r"(?:ajansı|ajansi|haber merkezi|news agency|agency)$", re.IGNORECASE)
+_AGENCIES = frozenset(
+    "reuters xinhua sputnik bloomberg dpa ansa kyodo yonhap efe tass anka bbc".split()
+) | {"associated press", "agence france-presse", "trt haber"}
+# "ANKARA (AA) - …", "İstanbul (İHA) – …": the agency in an opening dateline.
+_DATELINE = re.compile(
+    r"^[A-ZÇĞİÖŞÜ][\w'’.-]*(?: [A-ZÇĞİÖŞÜ][\w'’.-]*)?\s*\(([^()]{2,40})\)\s*[-–—]"
+)
 
 
 def title_from_text(text: str) -> str:
@@ -330,3 +404,64 @@ def _stem_id(rel: str) -> str:
 
 def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a corpus file was when listed: a file whose size and modification time match
+    its record is not read again."""
+
+    size: int
+    mtime_ns: int
+
+
+def scan(folder: Path) -> tuple[dict[str, FileState], list[Skipped]]:
+    """Every supported file under `folder` with its size and modification time, without
+    reading any; unsupported files come back as `Skipped`."""
+    folder = Path(folder)
+    check_corpus_folder(folder)
+    found: dict[str, FileState] = {}
+    skipped = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if _ignored(path, folder):
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            skipped.append(Skipped(rel, f"unsupported file type {path.suffix or '(none)'}"))
+            continue
+        try:
+            stat = path.stat()
+        except OSError as err:  # removed while listing, or unreadable
+            skipped.append(Skipped(rel, f"unreadable: {err.strerror or err}"))
+            continue
+        found[rel] = FileState(stat.st_size, stat.st_mtime_ns)
+    return found, skipped
+
+
+def _ignored(path: Path, folder: Path) -> bool:
+    """Dot-files and folders, folders themselves and README files are not articles."""
+    if any(part.startswith(".") for part in path.relative_to(folder).parts):
+        return True
+    return path.is_dir() or path.name.lower() == "readme.md"
+
+
+def load_files(folder: Path, files: list[str]) -> tuple[LoadResult, dict[str, str]]:
+    """Load these files (relative to `folder`) only, and each readable file's SHA-256."""
+    result = LoadResult()
+    digests: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for rel in sorted(files):
+        path = Path(folder) / rel
+        loaded = load_file(path, rel)
+        result.skipped.extend(loaded.skipped)
+        if loaded.articles or not any(s.file == rel for s in loaded.skipped):
+            with contextlib.suppress(OSError):
+                digests[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        for article in loaded.articles:
+            if article.id in seen:
+                why = f"duplicate article id {article.id!r} (also in {seen[article.id]})"
+                result.skipped.append(Skipped(rel, why))
+                continue
+            seen[article.id] = rel
+            result.articles.append(article)
+    return result, digests

@@ -1,9 +1,10 @@
-"""The index files derived from the database: the FAISS vectors and the BM25 arrays.
+"""The index files derived from the database: each segment's BM25 arrays, FAISS index
+and sentence vectors.
 
 They are caches, rebuilt from the database and its embedding cache whenever they cannot be
-trusted. The database records each file's name, SHA-256 and the generation of the passages
-it was built from; a file is served only when all three match, so a truncated, altered or
-out-of-date file is rebuilt instead of giving wrong answers.
+trusted. The database records each file's name, SHA-256 and (for vectors) the model; a file
+is served only when they match, so a truncated or altered file, or one of another model, is
+rebuilt instead of giving wrong answers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -21,7 +22,7 @@ import aiosqlite
 
 from embeddings import store
 
-SUFFIXES = {"vectors": ".faiss", "lexical": ".npz"}
+SUFFIXES = {"vectors": ".faiss", "lexical": ".npz", "sentences": ".npz"}
 T = TypeVar("T")
 
 
@@ -31,8 +32,7 @@ class FileRecord:
 
     name: str
     sha256: str
-    generation: int  # of the passages it was built from
-    model: str | None = None  # vectors: the embedding model's cache key
+    model: str | None = None  # vectors and sentences: the embedding model's cache key
 
 
 class DamagedFile(Exception):
@@ -46,25 +46,21 @@ def writable(database: Path) -> bool:
     return os.access(folder, os.W_OK) and (not database.exists() or os.access(database, os.W_OK))
 
 
-async def generation(conn: aiosqlite.Connection) -> int:
-    """Counts the changes to the passages; a file built from another generation is stale."""
-    return int(await store.get_meta(conn, "generation") or 0)
+async def segment_records(conn: aiosqlite.Connection) -> list[dict]:
+    """The served segments, in row-id order, as `set_segment_records` left them."""
+    value = await store.get_meta(conn, "segments")
+    return json.loads(value) if value else []
 
 
-async def next_generation(conn: aiosqlite.Connection) -> int:
-    """Record a change to the passages (in the caller's transaction)."""
-    value = await generation(conn) + 1
-    await store.set_meta(conn, "generation", str(value))
-    return value
+async def set_segment_records(conn: aiosqlite.Connection, records: list[dict]) -> None:
+    """Record the segments to serve, in the caller's transaction: until it commits, the
+    previous ones stay in force. Records of the unsegmented layout are dropped."""
+    await store.set_meta(conn, "segments", json.dumps(records))
+    await conn.execute("DELETE FROM meta WHERE key IN ('file:vectors', 'file:lexical')")
 
 
-async def record(conn: aiosqlite.Connection, kind: str) -> FileRecord | None:
-    value = await store.get_meta(conn, f"file:{kind}")
-    return FileRecord(**json.loads(value)) if value else None
-
-
-async def set_record(conn: aiosqlite.Connection, kind: str, file: FileRecord) -> None:
-    await store.set_meta(conn, f"file:{kind}", json.dumps(asdict(file)))
+def file_record(data: dict) -> FileRecord:
+    return FileRecord(**data)
 
 
 def write(folder: Path, kind: str, save: Callable[[Path], None]) -> tuple[str, str]:
@@ -90,14 +86,13 @@ def write(folder: Path, kind: str, save: Callable[[Path], None]) -> tuple[str, s
 def load(
     folder: Path,
     file: FileRecord | None,
-    current: int,
     loader: Callable[[Path], T],
     model: str | None = None,
 ) -> T | None:
-    """The recorded file, verified and loaded. None when there is none for this generation
-    and model (never built, or out of date: rebuilt as a matter of course); `DamagedFile`
+    """The recorded file, verified and loaded. None when there is none for this model
+    (never built, or built with another model: rebuilt as a matter of course); `DamagedFile`
     when the file the database records is missing, altered or unreadable."""
-    if file is None or file.generation != current or file.model != model:
+    if file is None or file.model != model:
         return None
     path = folder / file.name
     try:
@@ -115,8 +110,8 @@ def load(
         raise DamagedFile(f"{file.name} cannot be loaded ({type(err).__name__}: {err})") from err
 
 
-def remove_unreferenced(folder: Path, keep: set[str | None]) -> None:
-    """Files of earlier generations, of a failed update or of a crash are garbage."""
+def remove_unreferenced(folder: Path, keep: set[str]) -> None:
+    """Files of merged-away segments, of a failed update or of a crash are garbage."""
     for kind, suffix in SUFFIXES.items():
         for path in folder.glob(f"{kind}-*{suffix}*"):
             if path.name not in keep:

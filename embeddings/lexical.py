@@ -105,32 +105,37 @@ def distinct_terms(own: list[str], words: tuple[Word, ...]) -> tuple[str, ...]:
 
 
 class Bm25Index:
-    """FTS5's BM25 over in-memory postings: per term, the passages holding it and their
-    precomputed term-frequency factor, so a question costs one vectorised add per term."""
+    """One segment's BM25 postings: per term, the passages holding it and the term's count
+    there, with each passage's length. Raw counts, not BM25 weights: the average length and
+    the document frequencies are those of every live passage of every segment, so the
+    weights are computed at question time (`Bm25Segments`) and stay exact as segments come
+    and go."""
 
     def __init__(
         self,
         vocabulary: dict[str, int],
         indptr: np.ndarray,
         docs: np.ndarray,
-        weights: np.ndarray,
+        tf: np.ndarray,
+        lengths: np.ndarray,
         rowids: np.ndarray,
     ) -> None:
         self.vocabulary = vocabulary
         self.indptr = indptr  # postings of term t: docs[indptr[t]:indptr[t + 1]]
         self.docs = docs  # positions into rowids (int32)
-        self.weights = weights  # tf·(k1+1) / (tf + k1·(1 − b + b·dl/avgdl)) (float32)
-        self.rowids = rowids  # passage row ids (int64)
+        self.tf = tf  # the term's count in that passage (uint16)
+        self.lengths = lengths  # terms per passage (int32)
+        self.rowids = rowids  # passage row ids, ascending (int64)
 
     def __len__(self) -> int:
         return len(self.rowids)
 
     @classmethod
     def build(cls, rows: list[tuple[int, str]]) -> Bm25Index:
-        """From (row id, space-separated terms) pairs, as stored in FTS5."""
+        """From (row id, space-separated terms) pairs, as stored in FTS5, by row id."""
         vocabulary: dict[str, int] = {}
-        term_ids, docs, freqs = [], [], []
-        lengths = np.zeros(len(rows), dtype=np.float32)
+        term_ids, freqs = [], []
+        lengths = np.zeros(len(rows), dtype=np.int32)
         for position, (_, text) in enumerate(rows):
             tokens = text.split()
             lengths[position] = len(tokens)
@@ -138,60 +143,99 @@ class Bm25Index:
             term_ids.append(
                 np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in counts), np.int32)
             )
-            freqs.append(np.fromiter(counts.values(), np.float32, count=len(counts)))
-            docs.append(np.full(len(counts), position, dtype=np.int32))
+            freqs.append(np.fromiter(counts.values(), np.int64, count=len(counts)))
         rowids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
         if not rows:
-            empty = np.zeros(0, dtype=np.int32)
-            return cls({}, np.zeros(1, np.int64), empty, np.zeros(0, np.float32), rowids)
-        all_terms = np.concatenate(term_ids)
-        order = np.argsort(all_terms, kind="stable")
-        doc_of = np.concatenate(docs)[order]
-        tf = np.concatenate(freqs)[order]
-        average = max(float(lengths.mean()), 1e-9)
-        norm = K1 * (1 - B + B * lengths[doc_of] / average)
-        weights = (tf * (K1 + 1) / (tf + norm)).astype(np.float32)
+            return cls.empty()
+        per_doc = np.fromiter((len(t) for t in term_ids), np.int64, count=len(rows))
+        docs = np.repeat(np.arange(len(rows), dtype=np.int32), per_doc)
+        return cls._sorted(
+            vocabulary, np.concatenate(term_ids), docs, np.concatenate(freqs), lengths, rowids
+        )
+
+    @classmethod
+    def empty(cls) -> Bm25Index:
+        return cls(
+            {},
+            np.zeros(1, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.uint16),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int64),
+        )
+
+    @classmethod
+    def _sorted(
+        cls,
+        vocabulary: dict[str, int],
+        term_of: np.ndarray,
+        docs: np.ndarray,
+        tf: np.ndarray,
+        lengths: np.ndarray,
+        rowids: np.ndarray,
+    ) -> Bm25Index:
+        """Postings grouped by term, each term's in passage order."""
+        order = np.lexsort((docs, term_of))
         indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(all_terms, minlength=len(vocabulary)), out=indptr[1:])
-        return cls(vocabulary, indptr, doc_of, weights, rowids)
+        np.cumsum(np.bincount(term_of, minlength=len(vocabulary)), out=indptr[1:])
+        counts = np.minimum(tf[order], np.iinfo(np.uint16).max).astype(np.uint16)
+        return cls(vocabulary, indptr, docs[order].astype(np.int32), counts, lengths, rowids)
+
+    @classmethod
+    def merge(cls, parts: list[tuple[Bm25Index, np.ndarray | None]]) -> Bm25Index:
+        """One segment holding the live passages (mask, None: all) of segments given in row
+        id order: what a build from scratch over those passages gives, without re-analysing
+        any text."""
+        vocabulary: dict[str, int] = {}
+        term_ids, docs, freqs, lengths, rowids = [], [], [], [], []
+        offset = 0
+        for index, live in parts:
+            keep = np.ones(len(index), bool) if live is None else live
+            position = np.cumsum(keep, dtype=np.int64) - 1 + offset
+            names = index.terms()
+            term_of = np.repeat(np.arange(len(names)), np.diff(index.indptr))
+            kept = keep[index.docs]
+            used = np.unique(term_of[kept])
+            mapping = np.zeros(len(names), np.int32)
+            mapping[used] = [vocabulary.setdefault(str(names[t]), len(vocabulary)) for t in used]
+            term_ids.append(mapping[term_of[kept]])
+            docs.append(position[index.docs[kept]])
+            freqs.append(index.tf[kept])
+            lengths.append(index.lengths[keep])
+            rowids.append(index.rowids[keep])
+            offset += int(keep.sum())
+        if not offset:
+            return cls.empty()
+        return cls._sorted(
+            vocabulary,
+            np.concatenate(term_ids),
+            np.concatenate(docs),
+            np.concatenate(freqs),
+            np.concatenate(lengths),
+            np.concatenate(rowids),
+        )
+
+    def terms(self) -> np.ndarray:
+        """The vocabulary as an array, by term id."""
+        return np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__), dtype=str)
 
     def query_terms(self, terms: list[str], words: tuple[Word, ...] = ()) -> QueryTerms:
-        """A question's terms with their document frequencies; `words` pair a translated
-        question's words with their translations (whose terms match too, but do not make it
-        a corpus-language question)."""
-        distinct = distinct_terms(terms, words)
-        df = {}
-        for term in distinct:
-            if (t := self.vocabulary.get(term)) is not None:
-                df[term] = int(self.indptr[t + 1] - self.indptr[t])
-        return QueryTerms(distinct, df, len(self), words)
+        return Bm25Segments([(self, None)]).query_terms(terms, words)
 
     def search(self, query: QueryTerms, depth: int) -> list[tuple[int, float]]:
-        """(row id, BM25 score) pairs, best first: the ranking `fts5_search` gives."""
-        scores = np.zeros(len(self), dtype=np.float32)
-        for term in query.matchable():
-            t = self.vocabulary[term]
-            start, end = self.indptr[t], self.indptr[t + 1]
-            n = end - start
-            idf = max(math.log((len(self) - n + 0.5) / (n + 0.5)), IDF_FLOOR)
-            scores[self.docs[start:end]] += np.float32(idf) * self.weights[start:end]
-        hits = np.flatnonzero(scores)
-        if len(hits) > depth:
-            hits = hits[np.argpartition(scores[hits], -depth)[-depth:]]
-        hits = hits[np.argsort(-scores[hits], kind="stable")]
-        return [(int(self.rowids[i]), float(scores[i])) for i in hits]
+        return Bm25Segments([(self, None)]).search(query, depth)
 
     def save(self, path: Path) -> None:
         """Plain write (to an open file: `np.savez` would append ".npz" to a temp name);
         `indexfiles.write` makes it atomic and checksums it."""
-        terms = np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__), dtype=str)
         with open(path, "wb") as fh:
             np.savez(
                 fh,
-                terms=terms,
+                terms=self.terms(),
                 indptr=self.indptr,
                 docs=self.docs,
-                weights=self.weights,
+                tf=self.tf,
+                lengths=self.lengths,
                 rowids=self.rowids,
             )
 
@@ -200,19 +244,27 @@ class Bm25Index:
         """Raises ValueError for arrays that `build` cannot have made (see `check`)."""
         with np.load(path, allow_pickle=False) as data:
             vocabulary = {str(term): i for i, term in enumerate(data["terms"])}
-            index = cls(vocabulary, data["indptr"], data["docs"], data["weights"], data["rowids"])
+            index = cls(
+                vocabulary,
+                data["indptr"],
+                data["docs"],
+                data["tf"],
+                data["lengths"],
+                data["rowids"],
+            )
         index.check()
         return index
 
     def check(self) -> None:
         """Raise ValueError unless the arrays are consistent: a damaged file would otherwise
         fail every question (doc ids out of range) or rank silently wrong (row ids out of
-        order, weights that are not finite)."""
+        order, counts of zero)."""
         problems = {
             "types": (
                 self.indptr.dtype != np.int64
                 or self.docs.dtype != np.int32
-                or self.weights.dtype != np.float32
+                or self.tf.dtype != np.uint16
+                or self.lengths.dtype != np.int32
                 or self.rowids.dtype != np.int64
             ),
             "postings offsets": (
@@ -221,10 +273,8 @@ class Bm25Index:
                 or self.indptr[-1] != len(self.docs)
                 or bool(np.any(np.diff(self.indptr) < 0))
             ),
-            "weights": (
-                self.weights.shape != self.docs.shape
-                or not bool(np.all(np.isfinite(self.weights) & (self.weights > 0)))
-            ),
+            "term counts": self.tf.shape != self.docs.shape or bool(np.any(self.tf == 0)),
+            "lengths": self.lengths.shape != self.rowids.shape or bool(np.any(self.lengths < 0)),
             "doc ids": (
                 len(self.docs) > 0
                 and (int(self.docs.min()) < 0 or int(self.docs.max()) >= len(self.rowids))
@@ -236,10 +286,92 @@ class Bm25Index:
             raise ValueError("inconsistent BM25 arrays: " + ", ".join(bad))
 
 
-async def stored_terms(conn: aiosqlite.Connection) -> list[tuple[int, str]]:
-    """Every passage's (row id, terms) from FTS5, what `Bm25Index.build` takes."""
-    async with conn.execute("SELECT rowid, terms FROM passages_fts ORDER BY rowid") as cur:
-        return [(int(r[0]), r[1]) async for r in cur]
+class Bm25Segments:
+    """FTS5's BM25 over the live passages of several segments, exactly as one index built
+    from scratch over them would score: the passage count, the average length and each
+    term's document frequency are taken over live passages only."""
+
+    def __init__(self, parts: list[tuple[Bm25Index, np.ndarray | None]]) -> None:
+        self.parts = parts  # (segment, live mask or None when every passage is live)
+        self.total = sum(len(i) if live is None else int(live.sum()) for i, live in parts)
+        length = sum(
+            int(i.lengths.sum() if live is None else i.lengths[live].sum()) for i, live in parts
+        )
+        self.average = length / self.total if self.total else 1.0
+
+    def __len__(self) -> int:
+        return self.total
+
+    @cached_property
+    def _norms(self) -> list[np.ndarray]:
+        """Per segment, each passage's length norm k1·(1 − b + b·dl/avgdl): computed once
+        per published snapshot, then every question reuses it."""
+        return [
+            (K1 * (1 - B + B * index.lengths / self.average)).astype(np.float32)
+            for index, _ in self.parts
+        ]
+
+    def _postings(self, term: str) -> list[tuple[int, slice]]:
+        found = []
+        for n, (index, _) in enumerate(self.parts):
+            if (t := index.vocabulary.get(term)) is not None:
+                found.append((n, slice(int(index.indptr[t]), int(index.indptr[t + 1]))))
+        return found
+
+    def _df(self, term: str) -> int:
+        df = 0
+        for n, span in self._postings(term):
+            index, live = self.parts[n]
+            df += span.stop - span.start if live is None else int(live[index.docs[span]].sum())
+        return df
+
+    def query_terms(self, terms: list[str], words: tuple[Word, ...] = ()) -> QueryTerms:
+        """A question's terms with their document frequencies; `words` pair a translated
+        question's words with their translations (whose terms match too, but do not make it
+        a corpus-language question)."""
+        distinct = distinct_terms(terms, words)
+        df = {term: n for term in distinct if (n := self._df(term))}
+        return QueryTerms(distinct, df, self.total, words)
+
+    def search(self, query: QueryTerms, depth: int) -> list[tuple[int, float]]:
+        """(row id, BM25 score) pairs, best first: the ranking `fts5_search` gives."""
+        matchable = query.matchable()
+        idfs = {
+            term: np.float32(max(math.log((self.total - n + 0.5) / (n + 0.5)), IDF_FLOOR))
+            for term in matchable
+            for n in [query.df[term]]
+        }
+        best: list[tuple[np.ndarray, np.ndarray]] = []
+        for n, (index, live) in enumerate(self.parts):
+            scores = np.zeros(len(index), dtype=np.float32)
+            norm = self._norms[n]
+            for term in matchable:
+                if (t := index.vocabulary.get(term)) is None:
+                    continue
+                span = slice(int(index.indptr[t]), int(index.indptr[t + 1]))
+                docs = index.docs[span]
+                tf = index.tf[span].astype(np.float32)
+                scores[docs] += idfs[term] * (tf * np.float32(K1 + 1) / (tf + norm[docs]))
+            if live is not None:
+                scores[~live] = 0
+            hits = np.flatnonzero(scores)
+            if len(hits) > depth:
+                hits = hits[np.argpartition(scores[hits], -depth)[-depth:]]
+            best.append((index.rowids[hits], scores[hits]))
+        rowids = np.concatenate([r for r, _ in best]) if best else np.zeros(0, np.int64)
+        scores = np.concatenate([s for _, s in best]) if best else np.zeros(0, np.float32)
+        order = np.lexsort((rowids, -scores))[:depth]
+        return [(int(rowids[i]), float(scores[i])) for i in order]
+
+
+async def stored_terms(
+    conn: aiosqlite.Connection, first: int = 0, last: int = 2**62
+) -> list[tuple[int, str]]:
+    """The (row id, terms) from FTS5 of passages with row ids in [first, last], what
+    `Bm25Index.build` takes."""
+    sql = "SELECT rowid, terms FROM passages_fts WHERE rowid BETWEEN ? AND ? ORDER BY rowid"
+    async with conn.execute(sql, (first, last)) as cur:
+        return [(int(r[0]), r[1]) for r in await cur.fetchall()]
 
 
 async def fts5_query_terms(

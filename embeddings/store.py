@@ -20,7 +20,7 @@ import numpy as np
 from embeddings.corpus import Article
 from embeddings.splitter import Passage, join_sentences
 
-SCHEMA_VERSION = "2"  # 2: embeddings.orphaned_at
+SCHEMA_VERSION = "3"  # 2: embeddings.orphaned_at; 3: files
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -45,6 +45,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5 (
     terms, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab (passages_fts, row);
+CREATE TABLE IF NOT EXISTS files (  -- what each corpus file was when last read
+    path TEXT PRIMARY KEY,  -- relative to the corpus folder
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS embeddings (
     model TEXT NOT NULL,
     passage_id TEXT NOT NULL,
@@ -159,18 +165,19 @@ async def counts(conn: aiosqlite.Connection) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-async def delete_articles(conn: aiosqlite.Connection, ids: Iterable[str]) -> int:
-    """Delete articles with their passages and lexical rows; returns passages removed."""
-    removed = 0
+async def delete_articles(conn: aiosqlite.Connection, ids: Iterable[str]) -> list[tuple[int, str]]:
+    """Delete articles with their passages and lexical rows; returns the passages' (row id,
+    passage id)."""
+    removed: list[tuple[int, str]] = []
     for article_id in ids:
         async with conn.execute(
-            "SELECT rowid FROM passages WHERE article_id = ?", (article_id,)
+            "SELECT rowid, id FROM passages WHERE article_id = ?", (article_id,)
         ) as cur:
-            rowids = [(r[0],) async for r in cur]
-        await conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", rowids)
+            rows = [(int(r[0]), r[1]) async for r in cur]
+        await conn.executemany("DELETE FROM passages_fts WHERE rowid = ?", [(r,) for r, _ in rows])
         await conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
         await conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
-        removed += len(rowids)
+        removed.extend(rows)
     return removed
 
 
@@ -179,8 +186,9 @@ async def insert_article(
     article: Article,
     passages: list[Passage],
     terms: list[str],
-) -> None:
-    """Insert one article, its passages and their lexical terms (one string per passage)."""
+) -> list[int]:
+    """Insert one article, its passages and their lexical terms (one string per passage);
+    returns the passages' row ids."""
     await conn.execute(
         "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -193,6 +201,7 @@ async def insert_article(
             article.content_hash,
         ),
     )
+    rowids = []
     for passage, passage_terms in zip(passages, terms, strict=True):
         sentences = json.dumps(
             list(zip(passage.sentences, passage.paragraph_starts, strict=True)),
@@ -206,6 +215,8 @@ async def insert_article(
         await conn.execute(
             "INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)", (cur.lastrowid, passage_terms)
         )
+        rowids.append(int(cur.lastrowid or 0))
+    return rowids
 
 
 async def fetch_passages(conn: aiosqlite.Connection, rowids: list[int]) -> dict[int, StoredPassage]:
@@ -277,24 +288,25 @@ async def store_blobs(
     )
 
 
-async def embedding_blobs(conn: aiosqlite.Connection, model: str) -> list[tuple[int, bytes]]:
-    """(passage row id, cached blob) of every passage that has one, by row id."""
+async def embedding_blobs(
+    conn: aiosqlite.Connection, model: str, first: int = 0, last: int = 2**62
+) -> list[tuple[int, bytes]]:
+    """(passage row id, cached blob) of the passages with row ids in [first, last] that
+    have one, by row id."""
     sql = (
         "SELECT p.rowid, e.vector FROM passages p JOIN embeddings e"
-        " ON e.model = ? AND e.passage_id = p.id ORDER BY p.rowid"
+        " ON e.model = ? AND e.passage_id = p.id WHERE p.rowid BETWEEN ? AND ? ORDER BY p.rowid"
     )
-    async with conn.execute(sql, (model,)) as cur:
-        return [(int(r[0]), r[1]) async for r in cur]
+    async with conn.execute(sql, (model, first, last)) as cur:
+        return list(await cur.fetchall())
 
 
-async def all_embeddings(conn: aiosqlite.Connection, model: str) -> tuple[np.ndarray, np.ndarray]:
-    """(row ids, vectors) of every passage, from the cache; passages without one are absent."""
-    sql = (
-        "SELECT p.rowid, e.vector FROM passages p JOIN embeddings e"
-        " ON e.model = ? AND e.passage_id = p.id ORDER BY p.rowid"
-    )
-    async with conn.execute(sql, (model,)) as cur:
-        rows = await cur.fetchall()
+async def all_embeddings(
+    conn: aiosqlite.Connection, model: str, first: int = 0, last: int = 2**62
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, vectors) of the passages with row ids in [first, last], from the cache;
+    passages without one are absent."""
+    rows = await embedding_blobs(conn, model, first, last)
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -317,6 +329,35 @@ async def mark_orphaned_embeddings(conn: aiosqlite.Connection, now: float) -> No
     )
 
 
+async def orphan_embeddings(
+    conn: aiosqlite.Connection,
+    models: list[str],
+    now: float,
+    removed: list[str],
+    added: list[str],
+) -> None:
+    """Date the cached vectors (of these models) of passages an update removed, and undate
+    those of passages it added (an unchanged passage of a changed article is both): what
+    `mark_orphaned_embeddings` does for the whole cache, at the cost of the update."""
+    for model in models:
+        await conn.executemany(
+            "UPDATE embeddings SET orphaned_at = ?"
+            " WHERE model = ? AND passage_id = ? AND orphaned_at IS NULL",
+            [(now, model, pid) for pid in removed],
+        )
+        await conn.executemany(
+            "UPDATE embeddings SET orphaned_at = NULL"
+            " WHERE model = ? AND passage_id = ? AND orphaned_at IS NOT NULL",
+            [(model, pid) for pid in added],
+        )
+
+
+async def source_files(conn: aiosqlite.Connection) -> set[str]:
+    """The corpus files the indexed articles came from."""
+    async with conn.execute("SELECT DISTINCT source_file FROM articles") as cur:
+        return {r[0] async for r in cur}
+
+
 async def prune_orphaned_embeddings(
     conn: aiosqlite.Connection, orphaned_before: float | None = None
 ) -> tuple[int, int]:
@@ -333,3 +374,57 @@ async def prune_orphaned_embeddings(
         count, size = await cur.fetchone()
     await conn.execute(f"DELETE FROM embeddings WHERE {where}", params)
     return int(count), int(size)
+
+
+async def live_rowids(conn: aiosqlite.Connection) -> np.ndarray:
+    """Every passage's row id, ascending: what the served segments must hold."""
+    async with conn.execute("SELECT rowid FROM passages ORDER BY rowid") as cur:
+        rows = await cur.fetchall()
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+
+async def file_records(conn: aiosqlite.Connection) -> dict[str, tuple[int, int, str]]:
+    """Corpus file → (size, mtime in ns, SHA-256) as last read."""
+    async with conn.execute("SELECT path, size, mtime_ns, sha256 FROM files") as cur:
+        return {r[0]: (int(r[1]), int(r[2]), r[3]) async for r in cur}
+
+
+async def set_file_records(
+    conn: aiosqlite.Connection, records: dict[str, tuple[int, int, str] | None]
+) -> None:
+    """Record (or, for None, forget) corpus files, in the caller's transaction."""
+    await conn.executemany(
+        "DELETE FROM files WHERE path = ?", [(p,) for p, r in records.items() if r is None]
+    )
+    await conn.executemany(
+        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)",
+        [(p, *r) for p, r in records.items() if r is not None],
+    )
+
+
+async def articles_of_files(
+    conn: aiosqlite.Connection, files: Iterable[str]
+) -> dict[str, tuple[str, str]]:
+    """article id → (content hash, source file) of the articles loaded from these files."""
+    out: dict[str, tuple[str, str]] = {}
+    names = list(files)
+    for start in range(0, len(names), 500):
+        part = names[start : start + 500]
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT id, content_hash, source_file FROM articles WHERE source_file IN ({marks})"
+        async with conn.execute(sql, part) as cur:
+            out.update({r[0]: (r[1], r[2]) async for r in cur})
+    return out
+
+
+async def article_sources(conn: aiosqlite.Connection, ids: Iterable[str]) -> dict[str, str]:
+    """article id → source file, for those of `ids` that are indexed."""
+    out: dict[str, str] = {}
+    names = list(ids)
+    for start in range(0, len(names), 500):
+        part = names[start : start + 500]
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT id, source_file FROM articles WHERE id IN ({marks})"
+        async with conn.execute(sql, part) as cur:
+            out.update({r[0]: r[1] async for r in cur})
+    return out

@@ -65,3 +65,11 @@ def bundled():
     encoder = load_encoder(BUNDLED_MODEL)
     assert encoder is not None, "the bundled model failed to load"
     return encoder
+
+
+def segment_file(engine, kind: str) -> str:
+    """The name of the one segment's file of this kind ("lexical", "vectors", "sentences")
+    in an index built in one update."""
+    names = [s.files[kind].name for s in engine.snapshot.segments if kind in s.files]
+    assert len(names) == 1, names
+    return names[0]

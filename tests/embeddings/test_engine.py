@@ -11,7 +11,7 @@ from embeddings import store
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine, IndexUpdateError
 from embeddings.vectors import VectorIndex
-from tests.conftest import HEADLINE_TR, passage_encodings
+from tests.conftest import HEADLINE_TR, passage_encodings, segment_file
 
 OUT_OF_CORPUS = ["What is the tallest mountain in Japan?", "Yarın hava nasıl olacak?"]
 
@@ -277,7 +277,7 @@ async def test_an_interrupted_build_keeps_what_it_encoded(
 ):
     """Encoding is committed chunk by chunk before the index is published: a build that
     dies half-way resumes without encoding those passages again."""
-    import embeddings.engine as engine_module
+    import embeddings.indexing as engine_module
 
     monkeypatch.setattr(engine_module, "EMBED_CHUNK", 10)
     original = minilm.encode_passages
@@ -314,7 +314,7 @@ async def test_a_run_without_the_model_keeps_the_vector_index(
         config(corpus_dir, tmp_path, minilm_path), encoder=minilm
     ) as engine:
         await engine.update()
-        saved = engine.snapshot.vector_file
+        saved = segment_file(engine, "vectors")
     async with await Engine.open(config(corpus_dir, tmp_path)) as engine:  # e.g. offline
         assert engine.encoder is None and (await engine.update()).unchanged
     assert (tmp_path / "data" / saved).exists()
@@ -326,4 +326,4 @@ async def test_a_run_without_the_model_keeps_the_vector_index(
     async with await Engine.open(
         config(corpus_dir, tmp_path, minilm_path), encoder=minilm
     ) as engine:
-        assert engine.snapshot.vector_file == saved and engine.snapshot.vectors is not None
+        assert segment_file(engine, "vectors") == saved and engine.snapshot.vectors is not None

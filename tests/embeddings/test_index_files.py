@@ -10,14 +10,14 @@ import logging
 import sqlite3
 from pathlib import Path
 
-import faiss
+import numpy as np
 import pytest
 
-from benchmarks.faults import docs_out_of_range, nan_weights, permute_rowids, rewrite_npz
+from benchmarks.faults import docs_out_of_range, permute_rowids, rewrite_npz, zero_counts
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine
 from embeddings.lexical import Bm25Index
-from tests.conftest import HEADLINE_TR, passage_encodings
+from tests.conftest import HEADLINE_TR, passage_encodings, segment_file
 from tests.readonly import read_only_folder
 
 QUESTIONS = [
@@ -48,7 +48,7 @@ def remove(path: Path) -> None:
 
 DOCTORED = {
     "permuted row ids": rewrite_npz(permute_rowids),
-    "NaN weights": rewrite_npz(nan_weights),
+    "zero term counts": rewrite_npz(zero_counts),
     "doc ids out of range": rewrite_npz(docs_out_of_range),
 }
 DAMAGE = {"truncated": truncate, "overwritten": overwrite, "deleted": remove, **DOCTORED}
@@ -62,7 +62,7 @@ def index_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.levelno >= logging.WARNING and r.name == "embeddings.engine"
+        if r.levelno >= logging.WARNING and r.name == "embeddings.publishing"
     ]
 
 
@@ -74,18 +74,18 @@ async def test_a_damaged_bm25_file_is_rebuilt_with_one_warning(
     async with await Engine.open(config) as engine:
         await engine.update()
         intact = await answers(engine)
-        damaged = engine.snapshot.lexical_file
+        damaged = segment_file(engine, "lexical")
     damage(tmp_path / "data" / damaged)
     caplog.set_level(logging.WARNING)
     async with await Engine.open(config) as engine:
         assert await answers(engine) == intact
-        rebuilt = engine.snapshot.lexical_file
+        rebuilt = segment_file(engine, "lexical")
     warnings = index_warnings(caplog)
     assert len(warnings) == 1 and damaged in warnings[0] and "rebuilding" in warnings[0]
     assert rebuilt != damaged and not (tmp_path / "data" / damaged).exists()
     caplog.clear()
     async with await Engine.open(config) as engine:  # the rebuilt file is trusted as it is
-        assert engine.snapshot.lexical_file == rebuilt and await answers(engine) == intact
+        assert segment_file(engine, "lexical") == rebuilt and await answers(engine) == intact
     assert index_warnings(caplog) == []
 
 
@@ -97,7 +97,7 @@ async def test_inconsistent_bm25_arrays_are_refused_on_load(
     config = EngineConfig(corpus_dir=corpus_dir, data_dir=tmp_path / "data", model=None)
     async with await Engine.open(config) as engine:
         await engine.update()
-        path = tmp_path / "data" / engine.snapshot.lexical_file
+        path = tmp_path / "data" / segment_file(engine, "lexical")
     damage(path)
     with pytest.raises(ValueError, match="inconsistent BM25 arrays"):
         Bm25Index.load(path)
@@ -114,7 +114,7 @@ async def test_a_damaged_faiss_file_is_rebuilt_from_the_embedding_cache(
     config = EngineConfig(corpus_dir=corpus_dir, data_dir=tmp_path / "data", model=minilm_path)
     async with await Engine.open(config, encoder=minilm) as engine:
         await engine.update()
-        damaged = engine.snapshot.vector_file
+        damaged = segment_file(engine, "vectors")
         passages = engine.snapshot.passages
     damage(tmp_path / "data" / damaged)
     caplog.set_level(logging.WARNING)
@@ -122,7 +122,7 @@ async def test_a_damaged_faiss_file_is_rebuilt_from_the_embedding_cache(
     async with await Engine.open(config, encoder=minilm) as engine:
         assert engine.snapshot.vectors is not None
         assert len(engine.snapshot.vectors) == passages
-        assert engine.snapshot.vector_file != damaged
+        assert segment_file(engine, "vectors") != damaged
     assert calls == []  # rebuilt from the cache, nothing embedded again
     warnings = index_warnings(caplog)
     assert len(warnings) == 1 and damaged in warnings[0]
@@ -149,7 +149,7 @@ async def test_vectors_left_behind_by_a_lexical_only_update_are_rebuilt(
         assert (await engine.update()).changed == 1
         assert engine.snapshot.passages == passages
     async with await Engine.open(dense, encoder=minilm) as engine:
-        ids = faiss.vector_to_array(engine.snapshot.vectors.index.id_map)
+        ids = np.concatenate([s.vectors.rowids() for s in engine.snapshot.segments])
     with sqlite3.connect(data / "qabot.sqlite3") as db:
         rowids = [row[0] for row in db.execute("SELECT rowid FROM passages ORDER BY rowid")]
     assert ids.tolist() == rowids
@@ -162,7 +162,7 @@ async def test_a_read_only_index_rebuilds_a_damaged_file_in_memory_only(
     async with await Engine.open(config) as engine:
         await engine.update()
         intact = await answers(engine)
-        damaged = engine.snapshot.lexical_file
+        damaged = segment_file(engine, "lexical")
     truncate(tmp_path / "data" / damaged)
     before = sorted(p.name for p in (tmp_path / "data").iterdir())
     caplog.set_level(logging.WARNING)

@@ -8,7 +8,7 @@ from embeddings.corpus import LoadResult
 from embeddings.engine import Engine, question_terms
 from embeddings.evaluate import load_squad
 from embeddings.lexical import Bm25Index
-from tests.conftest import FIXTURES, HEADLINE_EN, HEADLINE_TR
+from tests.conftest import FIXTURES, HEADLINE_EN, HEADLINE_TR, segment_file
 
 
 async def test_in_memory_bm25_ranks_exactly_as_fts5(tmp_path: Path):
@@ -44,7 +44,7 @@ async def test_saved_bm25_index_is_reloaded_not_rebuilt(
     config = EngineConfig(corpus_dir=corpus_dir, data_dir=tmp_path / "data", model=None)
     async with await Engine.open(config) as engine:
         await engine.update()
-        saved = engine.snapshot.lexical_file
+        saved = segment_file(engine, "lexical")
     assert saved and (tmp_path / "data" / saved).exists()
 
     def no_rebuild(rows):
@@ -52,7 +52,7 @@ async def test_saved_bm25_index_is_reloaded_not_rebuilt(
 
     monkeypatch.setattr(Bm25Index, "build", staticmethod(no_rebuild))
     async with await Engine.open(config) as engine:
-        assert engine.snapshot.lexical_file == saved
+        assert segment_file(engine, "lexical") == saved
         assert (await engine.update()).unchanged
         assert "Le Minh Hung" in (await engine.ask(HEADLINE_TR)).passages[0].text
 

@@ -82,7 +82,7 @@ async def test_switching_model_reembeds_into_its_own_cache(
         await engine.update()
         [(rowid, _)] = engine.snapshot.vectors.search(minilm.encode_queries(["konferans"])[0], 1)
         passage = (await engine.passages([rowid]))[rowid]
-        served = engine.snapshot.vectors.index.reconstruct(rowid)
+        served = engine.snapshot.segments[0].vectors.index.reconstruct(rowid)
         assert np.allclose(served, minilm.encode_passages([passage.ranking_text])[0], atol=1e-5)
     encoded = passage_encodings(bundled, monkeypatch)
     async with await Engine.open(config, encoder=bundled) as engine:

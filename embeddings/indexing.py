@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Articles analysed per task when a batch is split over every core (a first build); below
+# twice this, spawning workers costs more than it saves.
+PARALLEL_ARTICLES = 1000
 EMBED_CHUNK = 512  # passages encoded, then committed to the embedding cache, at a time
 # An update removing more than this share of the indexed articles is refused (MassDeletion)
 # unless confirmed: a wrong, emptied or unmounted corpus folder looks like that.
@@ -300,10 +306,9 @@ class Indexer:
             )
             report.passages_removed = len(removed_rows)
             removed_ids = [rowid for rowid, _ in removed_rows]
-            rows: list[tuple[int, str]] = []
-            for article, passages, passage_terms in prepared:
-                rowids = await store.insert_article(self._writer, article, passages, passage_terms)
-                rows.extend(zip(rowids, passage_terms, strict=True))
+            rowids = await store.insert_articles(self._writer, prepared)
+            terms_of = [t for _, _, passage_terms in prepared for t in passage_terms]
+            rows = list(zip(rowids, terms_of, strict=True))
             report.passages_added = len(rows)
             await store.set_file_records(self._writer, scope.records)
             if fresh or removed:
@@ -377,7 +382,20 @@ class Indexer:
 
 
 def _prepare(articles: list[Article]) -> list[tuple[Article, list[Passage], list[str]]]:
-    """Split and stem off the event loop: (article, passages, space-joined terms per passage)."""
+    """Split and stem off the event loop: (article, passages, space-joined terms per passage).
+    A large batch (a first build) is analysed on every core, in order."""
+    workers = min(os.cpu_count() or 1, len(articles) // PARALLEL_ARTICLES)
+    if workers < 2:
+        return _analyse(articles)
+    chunks = [
+        articles[i : i + PARALLEL_ARTICLES] for i in range(0, len(articles), PARALLEL_ARTICLES)
+    ]
+    context = multiprocessing.get_context("spawn")  # never fork a process with threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return [item for chunk in pool.map(_analyse, chunks) for item in chunk]
+
+
+def _analyse(articles: list[Article]) -> list[tuple[Article, list[Passage], list[str]]]:
     out = []
     for article in articles:
         passages = split_article(article)

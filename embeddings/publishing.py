@@ -259,23 +259,27 @@ class Publisher:
             chosen, dead = list(snap.segments[due]), list(snap.dead[due])
             try:
                 merged = await self._merged(chosen, dead)
+                await self._publish_merge(due, merged)
             except (sqlite3.Error, OSError) as err:
                 log.warning("Merging index segments failed (%s); will try again.", err)
                 return False
-            async with self._update_lock:
-                current = self._snapshot
-                gone = [d for d in current.dead[due] if len(d)]
-                still = np.unique(np.concatenate(gone)) if gone else np.zeros(0, np.int64)
-                still = still[np.isin(still, merged.rowids(), assume_unique=True)]
-                segments = (*current.segments[: due.start], merged, *current.segments[due.stop :])
-                deads = (*current.dead[: due.start], still, *current.dead[due.stop :])
-                snapshot = dataclasses.replace(current, segments=segments, dead=deads)
-                async with self._transaction():
-                    await indexfiles.set_segment_records(self._writer, _records(snapshot))
-                self._snapshot = snapshot
             self._remove_stale_files()
             log.info("Merged %d index segments (%d passages) into one.", len(chosen), merged.size)
             return True
+
+    async def _publish_merge(self, due: slice, merged: Segment) -> None:
+        """Swap the merged segment in, with the passages that died meanwhile dead in it."""
+        async with self._update_lock:
+            current = self._snapshot
+            gone = [d for d in current.dead[due] if len(d)]
+            still = np.unique(np.concatenate(gone)) if gone else np.zeros(0, np.int64)
+            still = still[np.isin(still, merged.rowids(), assume_unique=True)]
+            segments = (*current.segments[: due.start], merged, *current.segments[due.stop :])
+            deads = (*current.dead[: due.start], still, *current.dead[due.stop :])
+            snapshot = dataclasses.replace(current, segments=segments, dead=deads)
+            async with self._transaction():
+                await indexfiles.set_segment_records(self._writer, _records(snapshot))
+            self._snapshot = snapshot
 
     async def _merged(self, chosen: list[Segment], dead: list[np.ndarray]) -> Segment:
         """The merged segment, written to disk (not yet recorded)."""

@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from embeddings.corpus import Article
+from embeddings.corpus import Article, attribution_tail
 
 MAX_WORDS = 100  # ~200 multilingual-e5 tokens for Turkish text; the model's limit is 512
 MIN_WORDS = 60  # below this a passage keeps taking sentences past a paragraph break
@@ -130,17 +130,21 @@ def _is_non_terminal(word: str) -> bool:
 
 def split_article(article: Article, max_words: int = MAX_WORDS) -> list[Passage]:
     """Greedy packing of sentences into passages with one sentence of overlap."""
-    units: list[tuple[str, bool]] = []  # (sentence, starts a paragraph)
-    for paragraph in article.paragraphs:
-        for i, sentence in enumerate(split_sentences(paragraph)):
-            units.extend((piece, i == 0) for piece in _cap_words(sentence, max_words))
+    paragraphs = article.paragraphs
+    body = len(paragraphs) - attribution_tail(paragraphs)
+    units = [u for p in paragraphs[:body] for u in _units(p, max_words)]
+    # Closing attribution lines ("VNA'ya göre") stay with the passage before them: a
+    # passage of their own would repeat that passage's last sentence, or be two words.
+    sticky_from = len(units)
+    units += [u for p in paragraphs[body:] for u in _units(p, max_words)]
     windows: list[list[tuple[str, bool]]] = []
     current: list[tuple[str, bool]] = []
     words = fresh = 0  # fresh: sentences not already carried over from the previous passage
-    for unit in units:
+    for number, unit in enumerate(units):
         n = len(unit[0].split())
         full = words + n > max_words
-        if current and fresh and (full or (unit[1] and words >= MIN_WORDS)):
+        breaks = unit[1] and words >= MIN_WORDS and number < sticky_from
+        if current and fresh and (full or breaks):
             windows.append(current)
             # One sentence of overlap, unless it alone would overflow with the next one or
             # is the whole window (the next passage would then contain this one).
@@ -184,6 +188,15 @@ def passage_id(article: Article, sentences: tuple[str, ...], starts: tuple[bool,
     layout = "".join("1" if flag else "0" for flag in starts)
     payload = "\x1f".join((article.id, article.title, layout, *sentences))
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+def _units(paragraph: str, max_words: int) -> list[tuple[str, bool]]:
+    """(sentence, starts the paragraph) for each sentence, or piece of a run-on one."""
+    return [
+        (piece, i == 0)
+        for i, sentence in enumerate(split_sentences(paragraph))
+        for piece in _cap_words(sentence, max_words)
+    ]
 
 
 def _cap_words(sentence: str, max_words: int) -> list[str]:

@@ -181,42 +181,50 @@ async def delete_articles(conn: aiosqlite.Connection, ids: Iterable[str]) -> lis
     return removed
 
 
-async def insert_article(
-    conn: aiosqlite.Connection,
-    article: Article,
-    passages: list[Passage],
-    terms: list[str],
+async def insert_articles(
+    conn: aiosqlite.Connection, items: list[tuple[Article, list[Passage], list[str]]]
 ) -> list[int]:
-    """Insert one article, its passages and their lexical terms (one string per passage);
-    returns the passages' row ids."""
-    await conn.execute(
-        "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            article.id,
-            article.title,
-            article.source_url,
-            article.date,
-            article.lang,
-            article.source_file,
-            article.content_hash,
-        ),
+    """Insert articles with their passages and their lexical terms (one string per passage),
+    in three statements whatever their number; returns the passages' row ids, in order.
+
+    Row ids are assigned here, after the highest ever used (AUTOINCREMENT's own rule): the
+    caller's transaction is the only writer, and it needs them for the new segment."""
+    async with conn.execute(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'passages'), 0),"
+        " coalesce((SELECT max(rowid) FROM passages), 0))"
+    ) as cur:
+        (last,) = await cur.fetchone()
+    articles, passages, lexical = [], [], []
+    for article, article_passages, terms in items:
+        articles.append(
+            (
+                article.id,
+                article.title,
+                article.source_url,
+                article.date,
+                article.lang,
+                article.source_file,
+                article.content_hash,
+            )
+        )
+        for passage, passage_terms in zip(article_passages, terms, strict=True):
+            last += 1
+            sentences = json.dumps(
+                list(zip(passage.sentences, passage.paragraph_starts, strict=True)),
+                ensure_ascii=False,
+            )
+            passages.append(
+                (last, passage.id, article.id, passage.position, sentences, passage.ranking_text)
+            )
+            lexical.append((last, passage_terms))
+    await conn.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)", articles)
+    await conn.executemany(
+        "INSERT INTO passages (rowid, id, article_id, position, sentences, ranking_text)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        passages,
     )
-    rowids = []
-    for passage, passage_terms in zip(passages, terms, strict=True):
-        sentences = json.dumps(
-            list(zip(passage.sentences, passage.paragraph_starts, strict=True)),
-            ensure_ascii=False,
-        )
-        cur = await conn.execute(
-            "INSERT INTO passages (id, article_id, position, sentences, ranking_text)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (passage.id, article.id, passage.position, sentences, passage.ranking_text),
-        )
-        await conn.execute(
-            "INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)", (cur.lastrowid, passage_terms)
-        )
-        rowids.append(int(cur.lastrowid or 0))
-    return rowids
+    await conn.executemany("INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)", lexical)
+    return [row[0] for row in passages]
 
 
 async def fetch_passages(conn: aiosqlite.Connection, rowids: list[int]) -> dict[int, StoredPassage]:

@@ -1,10 +1,23 @@
 import codecs
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from embeddings.corpus import MAX_FILE_BYTES, CorpusRootError, load_corpus, load_file
+from embeddings.corpus import (
+    MAX_FILE_BYTES,
+    Article,
+    CorpusRootError,
+    attribution_of,
+    load_corpus,
+    load_file,
+)
+from embeddings.splitter import split_article
+from tests.conftest import FIXTURES
+
+ARTICLE = Article(id="a", title="Başlık", text="Metin.")
 
 
 def test_seed_articles_load_with_source_and_without_page_furniture(corpus_dir: Path):
@@ -134,3 +147,131 @@ def test_a_file_over_the_size_limit_never_reads_as_the_limit(tmp_path: Path):
     with open(path, "wb") as fh:
         fh.truncate(MAX_FILE_BYTES + 1)  # sparse: no 50 MiB written
     assert load_file(path).skipped[0].reason == "too large (50.1 MiB; limit 50 MiB)"
+
+
+def test_a_closing_source_line_is_the_attribution_and_stays_searchable(corpus_dir: Path):
+    """The seed article ends with "VNA'ya göre": kept as its attribution, and as the last
+    paragraph, which joins the article's last passage."""
+    by_id = {a.id: a for a in load_corpus(corpus_dir).articles}
+    seed = by_id["000_71fe91d9b92a9ec3"]
+    assert seed.attribution == "VNA'ya göre"
+    assert seed.paragraphs[-1] == "VNA'ya göre"
+    assert seed.source_url.startswith("https://baobinhduong.vn/")
+    last = split_article(seed)[-1]
+    assert last.sentences[-1] == "VNA'ya göre" and len(last.sentences) > 1
+    assert by_id["003_b1c4bbe646cb7f18"].attribution is None
+
+
+def test_an_article_without_attribution_keeps_its_content_hash(corpus_dir: Path):
+    """The hash drives re-indexing: adding the field must not re-index every article."""
+    article = next(a for a in load_corpus(corpus_dir).articles if a.attribution is None)
+    legacy = json.dumps(
+        [article.title, article.text, article.source_url, article.date, article.lang],
+        ensure_ascii=False,
+    )
+    assert article.content_hash == hashlib.sha256(legacy.encode()).hexdigest()[:32]
+    assert replace(article, attribution="AA").content_hash != article.content_hash
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        ["VNA'ya göre"],
+        ["Anadolu Ajansı'nın haberine göre"],
+        ["Anadolu Ajansı"],
+        ["(AA)"],
+        ["AA"],
+        ["Kaynak: AA"],
+        ["Kaynak: Anadolu Ajansı"],
+        ["Muhabir: Ahmet Yılmaz"],
+        ["Haber: Zeynep Kara / AA"],
+        ["Reuters"],
+        ["(İHA)"],
+        ["DHA"],
+        ["Muhabir: Ahmet Yılmaz", "Kaynak: AA"],
+    ],
+)
+def test_closing_attribution_lines(tmp_path: Path, closing: list[str]):
+    body = "Merkez Bankası politika faizini yüzde 40'a indirdi.\nKurul kararını açıkladı."
+    lines = [body, *closing, "[reklam_2]", "Kaynak: https://haber.example/a", "Yorum (0)"]
+    (tmp_path / "a.txt").write_text("\n".join(lines), encoding="utf-8")
+    article = load_file(tmp_path / "a.txt").articles[0]
+    assert article.attribution == "; ".join(c.strip("()") for c in closing)
+    assert article.paragraphs[-len(closing) :] == closing
+    assert article.source_url == "https://haber.example/a"
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "Konferans sahnesi.",  # a photo caption
+        "Kurul bir sonraki kararını haziran ayında açıklayacak.",
+        "Kaynak: https://haber.example/b",  # a source URL, not a name
+        "İşte kurulun açıklamasındaki ayrıntılar ve piyasaların ilk tepkisi",
+    ],
+)
+def test_ordinary_closing_lines_are_no_attribution(tmp_path: Path, closing: str):
+    (tmp_path / "a.txt").write_text(f"Faiz yüzde 40'a indi.\n{closing}", encoding="utf-8")
+    assert load_file(tmp_path / "a.txt").articles[0].attribution is None
+
+
+def test_kaynak_with_a_name_is_no_source_url(tmp_path: Path):
+    """ "Kaynak: AA" used to become the source URL "AA"."""
+    (tmp_path / "a.txt").write_text("Faiz yüzde 40'a indi.\nKaynak: AA\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Faiz indi.\nKaynak: aa.com.tr/ekonomi/1\n", encoding="utf-8")
+    a = load_file(tmp_path / "a.txt").articles[0]
+    assert (a.source_url, a.attribution) == (None, "Kaynak: AA")
+    b = load_file(tmp_path / "b.txt").articles[0]
+    assert (b.source_url, b.attribution) == ("aa.com.tr/ekonomi/1", None)
+    assert b.paragraphs == ["Faiz indi."]
+
+
+def test_a_one_line_article_is_not_taken_for_its_attribution(tmp_path: Path):
+    (tmp_path / "a.txt").write_text("Reuters\n", encoding="utf-8")
+    article = load_file(tmp_path / "a.txt").articles[0]
+    assert article.attribution is None and article.text == "Reuters"
+
+
+def test_front_matter_and_jsonl_attribution(tmp_path: Path):
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: A\nattribution: Anadolu Ajansı\n---\nMetin bir.\n\nDHA\n", encoding="utf-8"
+    )
+    (tmp_path / "b.md").write_text("---\ntitle: B\nsource: Reuters\n---\nMetin iki.\n")
+    (tmp_path / "c.md").write_text(
+        "---\ntitle: C\nsource: https://haber.example/c\n---\nMetin üç.\n", encoding="utf-8"
+    )
+    (tmp_path / "d.jsonl").write_text(
+        json.dumps({"id": "d", "text": "Metin dört.", "attribution": "İHA"}) + "\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "e.md").write_text(
+        "---\ntitle: E\n---\nANKARA (AA) - Kurul toplandı.\n\nKarar açıklandı.\n",
+        encoding="utf-8",
+    )
+    by_id = {a.id: a for a in load_corpus(tmp_path).articles}
+    assert by_id["a"].attribution == "Anadolu Ajansı"  # front matter over the closing line
+    assert by_id["b"].attribution == "Reuters" and by_id["b"].source_url is None
+    assert by_id["c"].attribution is None and by_id["c"].source_url == "https://haber.example/c"
+    assert by_id["d"].attribution == "İHA"
+    assert by_id["e"].attribution == "AA"  # an agency dateline, when no line closes the text
+
+
+def test_an_attribution_never_makes_a_passage_of_its_own():
+    """After a passage already long enough to end at a paragraph break, the closing line
+    used to open a new passage: the previous passage's last sentence again, plus two words,
+    or the two words alone."""
+    sentence = " ".join(["kelime"] * 70) + "."
+    for text in (f"{sentence}\nKaynak: AA", f"Giriş cümlesi.\n{sentence}\nVNA'ya göre"):
+        article = replace(ARTICLE, text=text, attribution=attribution_of(text))
+        passages = split_article(article)
+        assert article.attribution is not None
+        assert passages[-1].sentences[-2:] == (sentence, text.split("\n")[-1])
+        assert sum(sentence in p.sentences for p in passages) == 1
+
+
+def test_news_fixture_attributions():
+    expected = json.loads((FIXTURES / "news" / "questions.json").read_text(encoding="utf-8"))
+    result = load_corpus(FIXTURES / "news" / "corpus")
+    assert result.skipped == []
+    assert {a.id: a.attribution for a in result.articles} == expected["attributions"]
+    assert {a.id for a in result.articles if a.date is None} == {"bodrum-caz-festivali"}

@@ -128,7 +128,7 @@ async def test_failed_update_leaves_the_old_index_serving(
         async def disk_full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(store, "insert_article", disk_full)
+        monkeypatch.setattr(store, "insert_articles", disk_full)
         with pytest.raises(IndexUpdateError, match="No space left"):
             await engine.update()
         assert engine.snapshot.articles == 2

@@ -60,6 +60,7 @@ STAND_IN_RECORD = "stand-in-ids.txt"  # passage ids whose cached vectors are sta
 STAND_IN_CHUNK = 2000  # stand-ins generated and stored at a time: the build's peak is the engine's
 ENCODE_SAMPLE = 256  # really-encoded passages encoded again to time passage vectors alone
 TOP_K = 5
+FAISS_TIMED_UP_TO = 200_000  # beyond, a second FAISS build only to time it costs too long
 # The issue's targets, stated at 100k passages (re-index at 10k), checked at every size.
 ASK_P50_MS = 40
 RETRIEVE_P50_MS = 20
@@ -106,16 +107,21 @@ async def run_benchmark(
         folder = work / str(size)
         built = await _in_child(build_lexical, config, size, folder)
         served = await _in_child(serve_lexical, config, size, folder, queries)
+        lexical_config = _lexical_config(config, folder)
         entry: dict[str, Any] = {
             "passages": size,
             "corpus": built.pop("corpus"),
-            "lexical": {**built, **served},
+            "lexical": {**built, **served, **await _updates(lexical_config, size)},
             "models": {},
         }
         for model in models:
             model_config = replace(config, model=model)
             dense = await _in_child(build_dense, model_config, size, folder, encode_limit)
             dense |= await _in_child(serve_dense, model_config, size, folder, queries)
+            served_config = replace(
+                model_config, data_dir=_model_dir(folder, model), corpus_dir=folder / "corpus"
+            )
+            dense |= await _updates(served_config, size)
             dense["targets_met"] = _targets(dense)
             entry["models"][model] = dense
         result["sizes"][str(size)] = entry
@@ -131,6 +137,104 @@ async def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+
+
+async def _updates(config: EngineConfig, size: int) -> dict[str, Any]:
+    """One article added, changed and removed: in one serving process (`update_files`, as
+    the watcher applies a file), then as `qabot index` runs, a process per step."""
+    label = f"{size:,} {_short(config.model) if config.model else 'lexical'} updates"
+    in_process = await _in_child(update_in_process, config, label)
+    steps = {step: await _in_child(reindex_step, config, label, step) for step in REINDEX_STEPS}
+    base = steps["unchanged"]
+    for step in REINDEX_STEPS[1:]:
+        steps[step]["vs_unchanged"] = {
+            "seconds": round(steps[step]["seconds"] / base["seconds"], 2),
+            "peak_rss": round(steps[step]["peak_rss_MiB"] / base["peak_rss_MiB"], 2),
+        }
+    return {"one_article": in_process, "qabot_index": steps}
+
+
+UPDATE_FILE = "bench-update/one-article.md"
+UPDATE_TEXT = (
+    "---\ntitle: Bench güncelleme haberi\ndate: 2026-12-01\n---\n"
+    "Zeytinburnu'ndaki {word} kütüphanesi dün yeniden açıldı. "
+    "Açılışa belediye başkanı ve öğrenciler katıldı.\n"
+)
+UPDATE_QUESTION = "Zeytinburnu'ndaki hangi kütüphane yeniden açıldı?"
+REINDEX_STEPS = ("unchanged", "add", "change", "remove")
+
+
+def _write_update(corpus: Path, word: str) -> Path:
+    path = corpus / UPDATE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(UPDATE_TEXT.format(word=word), encoding="utf-8")
+    return path
+
+
+def update_in_process(config: EngineConfig, label: str) -> dict[str, Any]:
+    return asyncio.run(_update_in_process(config, label))
+
+
+async def _update_in_process(config: EngineConfig, label: str) -> dict[str, Any]:
+    """Seconds from `update_files` to an answer that quotes the article: added (its
+    vectors encoded), removed, added again (its vectors cached: the issue's measure),
+    changed, removed. The corpus ends as it began."""
+    encoder = _load(config) if config.model else None
+    out: dict[str, Any] = {}
+    async with await Engine.open(config, encoder=encoder) as engine:
+        path = config.corpus_dir / UPDATE_FILE
+        for step, word in (
+            ("add_encoding", "Akasya"),
+            ("remove", None),
+            ("add", "Akasya"),
+            ("change", "Ihlamur"),
+            ("remove_again", None),
+        ):
+            if word is None:
+                path.unlink()
+            else:
+                _write_update(config.corpus_dir, word)
+            began = time.perf_counter()
+            report = await engine.update_files([path])
+            answer = await engine.ask(UPDATE_QUESTION, k=1)
+            seconds = time.perf_counter() - began
+            quoted = bool(answer.passages) and (word or "Akasya") in answer.passages[0].text
+            if quoted != (word is not None):
+                raise BenchError(f"{label}: after '{step}' the answer is {answer.passages[:1]}")
+            out[step] = {"seconds": round(seconds, 3), "embedded": report.embedded}
+            _progress(label, f"{step}: answerable in {seconds:.3f} s")
+        await engine.wait_for_merge()
+        out["segments"] = len(engine.snapshot.segments)
+    return out
+
+
+def reindex_step(config: EngineConfig, label: str, step: str) -> dict[str, Any]:
+    return asyncio.run(_reindex_step(config, label, step))
+
+
+async def _reindex_step(config: EngineConfig, label: str, step: str) -> dict[str, Any]:
+    """`qabot index` after one corpus change: open, update, close, in a fresh process."""
+    if step == "add":
+        _write_update(config.corpus_dir, "Akasya")
+    elif step == "change":
+        _write_update(config.corpus_dir, "Ihlamur")
+    elif step == "remove":
+        (config.corpus_dir / UPDATE_FILE).unlink()
+    began = time.perf_counter()
+    encoder = _load(config) if config.model else None
+    async with await Engine.open(config, encoder=encoder) as engine:
+        report = await engine.update()
+    seconds = time.perf_counter() - began
+    _progress(label, f"qabot index after '{step}': {seconds:.2f} s")
+    return {
+        "seconds": round(seconds, 3),
+        "update_seconds": round(report.seconds, 3),
+        "files_read": report.files_read,
+        "added": report.added,
+        "changed": report.changed,
+        "removed": report.removed,
+        "peak_rss_MiB": _peak_rss_mib(),
+    }
 
 
 def _targets(dense: dict[str, Any]) -> dict[str, Any]:
@@ -344,6 +448,7 @@ async def _build_dense(
         _progress(label, f"indexing the other {len(rest):,} passages")
         full = await engine.apply(loaded)
         _check_passages(full.passages, size)
+        await engine.update()  # records each corpus file (`apply` was given articles)
         reindex = await engine.update()
     counts = {
         "encoded": first.embedded + full.embedded,  # the second is 0 unless a stand-in is missing
@@ -357,7 +462,11 @@ async def _build_dense(
         "encoder": {"key": encoder.key, "description": encoder.description, "dim": encoder.dim},
         "index_build": {
             "encoding": _encoding_rates(label, encoder, real, to_encode, encoding),
-            "faiss": await _faiss_build(label, db, encoder, config.hnsw_threshold),
+            "faiss": (
+                await _faiss_build(label, db, encoder, config.hnsw_threshold)
+                if size <= FAISS_TIMED_UP_TO
+                else "not timed apart at this size: part of the build's update"
+            ),
         },
         "embeddings": counts,
         "reindex_unchanged": _reindex(label, reindex),

@@ -35,6 +35,8 @@ class EngineConfig:
     model: str | None = DEFAULT_MODEL  # hub name or local path; None = lexical only
     model_load_timeout: float = 120.0  # seconds before giving up on a download
     batch_size: int = 32
+    device: str = "auto"  # a sentence-transformers model's torch device; "auto": GPU if any
+    encode_workers: int = 0  # processes for bulk encoding with the bundled model; 0: a core each
     hnsw_threshold: int = 50_000  # passages above which FAISS uses HNSW instead of exact search
     fusion: FusionConfig = field(default_factory=FusionConfig)
     reader_connections: int = 2

@@ -135,6 +135,7 @@ class Engine(Indexer, Publisher, Asker):
                 config.model,
                 timeout=config.model_load_timeout,
                 batch_size=config.batch_size,
+                device=config.device,
             )
         async with contextlib.AsyncExitStack() as opened:
             try:

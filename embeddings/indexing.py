@@ -11,6 +11,7 @@ records a new segment for their passages (`publishing`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -33,6 +34,7 @@ from embeddings.corpus import (
     load_files,
     scan,
 )
+from embeddings.encoders.pool import EncoderPool
 from embeddings.progress import Progress, ProgressCallback
 from embeddings.splitter import Passage, split_article
 from embeddings.text import ANALYZER_VERSION, terms
@@ -50,6 +52,8 @@ log = logging.getLogger(__name__)
 # twice this, spawning workers costs more than it saves.
 PARALLEL_ARTICLES = 1000
 EMBED_CHUNK = 512  # passages encoded, then committed to the embedding cache, at a time
+# From this many passages to encode, a model that allows it runs one copy per core.
+POOL_PASSAGES = 256
 # An update removing more than this share of the indexed articles is refused (MassDeletion)
 # unless confirmed: a wrong, emptied or unmounted corpus folder looks like that.
 MAX_REMOVED_SHARE = 0.5
@@ -367,17 +371,22 @@ class Indexer:
         lacking = {p[0]: p for p in passages if p[0] not in cached[0] or p[0] not in cached[1]}
         todo = list(lacking.values())
         state = Progress("passages", len(todo))
-        for start in range(0, len(todo), EMBED_CHUNK):
-            part = todo[start : start + EMBED_CHUNK]
-            bare = [p for p in part if p[0] not in cached[0]]
-            vectors = await asyncio.to_thread(encoder.encode_passages, [p[1] for p in bare])
-            await store.store_embeddings(self._writer, keys[0], [p[0] for p in bare], vectors)
-            split = [(p[0], p[2]) for p in part if p[0] not in cached[1]]
-            blobs = await asyncio.to_thread(sentences.encode, encoder, split)
-            await store.store_blobs(self._writer, keys[1], [i for i, _ in split], blobs)
-            state.done += len(part)
-            if progress:
-                progress(state)
+        with contextlib.ExitStack() as stack:
+            model: Encoder | EncoderPool = encoder
+            workers = self.config.encode_workers or os.cpu_count() or 1
+            if encoder.parallel and workers > 1 and len(todo) >= POOL_PASSAGES:
+                model = stack.enter_context(EncoderPool(encoder.name, workers))
+            for start in range(0, len(todo), EMBED_CHUNK):
+                part = todo[start : start + EMBED_CHUNK]
+                bare = [p for p in part if p[0] not in cached[0]]
+                vectors = await asyncio.to_thread(model.encode_passages, [p[1] for p in bare])
+                await store.store_embeddings(self._writer, keys[0], [p[0] for p in bare], vectors)
+                split = [(p[0], p[2]) for p in part if p[0] not in cached[1]]
+                blobs = await asyncio.to_thread(sentences.encode, model, split)
+                await store.store_blobs(self._writer, keys[1], [i for i, _ in split], blobs)
+                state.done += len(part)
+                if progress:
+                    progress(state)
         return len(todo)
 
 

@@ -228,8 +228,9 @@ class Publisher:
         return snapshot
 
     def _remove_stale_files(self) -> None:
-        """Files of merged-away segments, of a failed update or of a crash are garbage."""
-        if not self.read_only:
+        """Files of merged-away segments, of a failed update or of a crash are garbage;
+        not while a merge is writing the files it has yet to publish."""
+        if not self.read_only and not self._merge_lock.locked():
             indexfiles.remove_unreferenced(self.config.data_dir, self._snapshot.files())
 
     # ---- merging ----------------------------------------------------------------------
@@ -260,12 +261,14 @@ class Publisher:
             try:
                 merged = await self._merged(chosen, dead)
                 await self._publish_merge(due, merged)
+                merged_ok = True
             except (sqlite3.Error, OSError) as err:
                 log.warning("Merging index segments failed (%s); will try again.", err)
-                return False
-            self._remove_stale_files()
+                merged_ok = False
+        self._remove_stale_files()
+        if merged_ok:
             log.info("Merged %d index segments (%d passages) into one.", len(chosen), merged.size)
-            return True
+        return merged_ok
 
     async def _publish_merge(self, due: slice, merged: Segment) -> None:
         """Swap the merged segment in, with the passages that died meanwhile dead in it."""

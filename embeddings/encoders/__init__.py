@@ -20,23 +20,31 @@ __all__ = ["BUNDLED_MODEL", "Encoder", "load_encoder"]
 
 
 def load_encoder(
-    name: str | None, *, timeout: float = 120.0, batch_size: int = 32
+    name: str | None,
+    *,
+    timeout: float = 120.0,
+    batch_size: int = 32,
+    device: str = "auto",
+    threads: int | None = None,
 ) -> Encoder | None:
-    """The encoder for a configured model name, or None (lexical-only) with one warning."""
+    """The encoder for a configured model name, or None (lexical-only) with one warning.
+
+    `device` places a sentence-transformers model ("auto": a CUDA GPU when there is one);
+    `threads` limits the bundled engine's (None: its default)."""
     if not name:
         return None
     if name == BUNDLED_MODEL:
-        encoder, error = _bundled()
+        encoder, error = _bundled(threads)
         if encoder is None:
             _warn(name, error)
         return encoder
     from embeddings.encoders import sbert
 
-    model, error = sbert.load(name, timeout)
+    model, error = sbert.load(name, timeout, sbert.choose_device(device))
     if model is not None:
         return sbert.SentenceTransformerEncoder(name, model, batch_size)
     if name == HUB_NAME:  # the same model is bundled, quantised: better than none
-        encoder, bundled_error = _bundled()
+        encoder, bundled_error = _bundled(threads)
         if encoder is not None:
             log.warning(
                 "Embedding model %r unavailable (%s): using the bundled 4-bit copy instead.",
@@ -49,9 +57,9 @@ def load_encoder(
     return None
 
 
-def _bundled() -> tuple[Encoder | None, str]:
+def _bundled(threads: int | None = None) -> tuple[Encoder | None, str]:
     try:
-        return BundledE5(), ""
+        return BundledE5(threads), ""
     except (ImportError, OSError, RuntimeError) as err:  # engine not built for this platform
         return None, f"the bundled engine cannot run here: {err}"
 

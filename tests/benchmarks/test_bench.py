@@ -97,6 +97,24 @@ async def test_tiny_benchmark_end_to_end(
     assert dense["vector_index"] == "flat"
     _assert_latencies(dense["latency_ms"], {"query_encoding", "retrieve", "faiss_search", "ask"})
     assert set(dense["targets_met"]["ask_p50_le_40ms"]) == LANGUAGES
+    for kind in (lexical, dense):  # one article: answerable after each step, nothing read
+        steps = kind["one_article"]
+        assert steps["add_encoding"]["embedded"] == (kind is dense)  # encoded once…
+        assert steps["add"]["embedded"] == 0  # …and taken from the cache when added again
+        assert all(steps[s]["seconds"] > 0 for s in ("add", "change", "remove", "remove_again"))
+        runs = kind["qabot_index"]
+        assert [runs[s]["files_read"] for s in ("unchanged", "add", "change", "remove")] == [
+            0,
+            1,
+            1,
+            0,
+        ]
+        assert (runs["add"]["added"], runs["change"]["changed"], runs["remove"]["removed"]) == (
+            1,
+            1,
+            1,
+        )
+        assert runs["add"]["vs_unchanged"]["seconds"] > 0
     summary = result["summary"][minilm_path]["300"]
     assert set(summary["ask_p50_ms"]) == LANGUAGES
 

@@ -165,8 +165,14 @@ class Publisher:
         if kind == "vectors":
             ids, found = await store.all_embeddings(self._writer, self.encoder.key, first, last)
             return await asyncio.to_thread(self._index_vectors, ids, found)
-        blobs = await store.embedding_blobs(self._writer, self._model_key(kind) or "", first, last)
-        return await asyncio.to_thread(SentenceVectors.from_blobs, blobs, self.encoder.dim)
+        key, dim = self._model_key(kind) or "", self.encoder.dim
+        parts = [
+            (await asyncio.to_thread(SentenceVectors.from_blobs, blobs, dim), None)
+            async for blobs in store.blob_chunks(self._writer, key, first, last)
+        ]
+        if not parts:
+            return SentenceVectors.from_blobs([], dim)
+        return await asyncio.to_thread(SentenceVectors.merge, parts)
 
     def _index_vectors(self, ids: np.ndarray, found: np.ndarray) -> VectorIndex:
         assert self.encoder is not None

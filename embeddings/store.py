@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -301,12 +301,25 @@ async def embedding_blobs(
 ) -> list[tuple[int, bytes]]:
     """(passage row id, cached blob) of the passages with row ids in [first, last] that
     have one, by row id."""
+    return [row async for chunk in blob_chunks(conn, model, first, last) for row in chunk]
+
+
+async def blob_chunks(
+    conn: aiosqlite.Connection,
+    model: str,
+    first: int = 0,
+    last: int = 2**62,
+    size: int = 50_000,
+) -> AsyncIterator[list[tuple[int, bytes]]]:
+    """`embedding_blobs` a chunk at a time: a million passages' sentence vectors are
+    gigabytes, better turned into arrays as they come than held twice."""
     sql = (
         "SELECT p.rowid, e.vector FROM passages p JOIN embeddings e"
         " ON e.model = ? AND e.passage_id = p.id WHERE p.rowid BETWEEN ? AND ? ORDER BY p.rowid"
     )
     async with conn.execute(sql, (model, first, last)) as cur:
-        return list(await cur.fetchall())
+        while rows := await cur.fetchmany(size):
+            yield [(int(r[0]), r[1]) for r in rows]
 
 
 async def all_embeddings(
@@ -314,12 +327,14 @@ async def all_embeddings(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(row ids, vectors) of the passages with row ids in [first, last], from the cache;
     passages without one are absent."""
-    rows = await embedding_blobs(conn, model, first, last)
-    if not rows:
+    ids, parts = [], []
+    async for rows in blob_chunks(conn, model, first, last):
+        ids.append(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+        blob = b"".join(r[1] for r in rows)
+        parts.append(np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1))
+    if not ids:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-    return ids, vectors
+    return np.concatenate(ids), np.concatenate(parts)
 
 
 async def mark_orphaned_embeddings(conn: aiosqlite.Connection, now: float) -> None:

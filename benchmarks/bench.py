@@ -40,6 +40,8 @@ from typing import Any
 import numpy as np
 
 from embeddings import sentences, store
+from embeddings.ann import DenseSegments
+from embeddings.ann.faiss import FaissANN
 from embeddings.config import EngineConfig
 from embeddings.corpus import Article, LoadResult, load_corpus
 from embeddings.encoders import BUNDLED_MODEL, Encoder, load_encoder
@@ -47,7 +49,6 @@ from embeddings.engine import DB_NAME, Engine, UpdateReport
 from embeddings.evaluate import load_squad
 from embeddings.progress import Progress
 from embeddings.splitter import Passage, split_article, split_sentences
-from embeddings.vectors import DenseSegments, VectorIndex
 
 REPO = Path(__file__).resolve().parents[1]
 XQUAD_TR = REPO / "benchmarks" / "xquad" / "xquad.tr.json"
@@ -557,7 +558,7 @@ async def _faiss_build(label: str, db: Path, encoder: Encoder, threshold: int) -
         await conn.close()
     _progress(label, f"building a FAISS index over {len(ids):,} vectors")
     began = time.perf_counter()
-    index = VectorIndex.build(vectors, ids, hnsw_threshold=threshold)
+    index = FaissANN.build(vectors, ids, hnsw_threshold=threshold)
     return {"kind": index.kind, **_rate(len(index), time.perf_counter() - began)}
 
 

@@ -37,6 +37,7 @@ class EngineConfig:
     batch_size: int = 32
     device: str = "auto"  # a sentence-transformers model's torch device; "auto": GPU if any
     encode_workers: int = 0  # processes for bulk encoding with the bundled model; 0: a core each
+    vector_backend: str = "faiss"  # embeddings/ann: the dense index of each segment
     hnsw_threshold: int = 50_000  # passages above which FAISS uses HNSW instead of exact search
     fusion: FusionConfig = field(default_factory=FusionConfig)
     reader_connections: int = 2

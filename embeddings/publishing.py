@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from embeddings import indexfiles, lexical, sentences, store
+from embeddings import ann, indexfiles, lexical, sentences, store
 from embeddings.indexfiles import FileRecord
 from embeddings.lexical import Bm25Index
 from embeddings.segments import Part, Segment, Snapshot, merge
 from embeddings.sentences import SentenceVectors
-from embeddings.vectors import VectorIndex
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 
 LOADERS: dict[str, Callable[[Path], Any]] = {
     "lexical": Bm25Index.load,
-    "vectors": VectorIndex.load,
     "sentences": SentenceVectors.load,
 }
 
@@ -138,7 +136,11 @@ class Publisher:
         with one warning when it is damaged rather than of another model."""
         try:
             return await asyncio.to_thread(
-                indexfiles.load, self.config.data_dir, file, LOADERS[kind], self._model_key(kind)
+                indexfiles.load,
+                self.config.data_dir,
+                file,
+                self._loader(kind),
+                self._model_key(kind),
             )
         except indexfiles.DamagedFile as err:
             log.warning("Index file %s; rebuilding it from the database.", err)
@@ -174,11 +176,15 @@ class Publisher:
             return SentenceVectors.from_blobs([], dim)
         return await asyncio.to_thread(SentenceVectors.merge, parts)
 
-    def _index_vectors(self, ids: np.ndarray, found: np.ndarray) -> VectorIndex:
+    def _loader(self, kind: str) -> Callable[[Path], Any]:
+        return ann.create(self.config.vector_backend).load if kind == "vectors" else LOADERS[kind]
+
+    def _index_vectors(self, ids: np.ndarray, found: np.ndarray) -> ann.ANN:
         assert self.encoder is not None
         if not len(ids):
             found = np.zeros((0, self.encoder.dim), dtype=np.float32)
-        return VectorIndex.build(found, ids, hnsw_threshold=self.config.hnsw_threshold)
+        backend = ann.create(self.config.vector_backend)
+        return backend.build(found, ids, hnsw_threshold=self.config.hnsw_threshold)
 
     async def _saved(self, segment: Segment) -> Segment:
         """The segment with a verified file for each served part (written now if new)."""

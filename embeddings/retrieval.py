@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embeddings import fusion
+from embeddings.ann import DenseSegments
 from embeddings.answer import Evidence, Hit, answering, best_sentence
 from embeddings.config import FusionConfig
 from embeddings.encoders.profiles import ModelProfile
@@ -19,7 +20,6 @@ from embeddings.lexical import QueryTerms
 from embeddings.sentences import SentenceVectors
 from embeddings.store import StoredPassage
 from embeddings.text import focus_terms, terms
-from embeddings.vectors import VectorIndex
 
 GAP_OVER = 50  # the gap is taken over this many other candidates at most
 
@@ -64,7 +64,7 @@ def hybrid(
     lexical: Ranking,
     qvec: np.ndarray | None,
     dense: Ranking,
-    vectors: VectorIndex | None,
+    vectors: DenseSegments | None,
     sentences: SentenceVectors | None,
     config: FusionConfig,
 ) -> Retrieval:

@@ -18,10 +18,10 @@ from functools import cached_property
 
 import numpy as np
 
+from embeddings.ann import ANN, DenseSegments
 from embeddings.indexfiles import FileRecord
 from embeddings.lexical import Bm25Index, Bm25Segments
 from embeddings.sentences import SentenceSegments, SentenceVectors
-from embeddings.vectors import DenseSegments, VectorIndex
 
 KINDS = ("lexical", "vectors", "sentences")
 # Merge policy: the newest segments are merged when there are more than this many…
@@ -31,7 +31,7 @@ MAX_SEGMENTS = 8
 MERGE_SHARE = 0.10
 DEAD_SHARE = 0.20
 
-Part = Bm25Index | VectorIndex | SentenceVectors
+Part = Bm25Index | ANN | SentenceVectors
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Segment:
     first: int
     last: int
     lexical: Bm25Index | None = None
-    vectors: VectorIndex | None = None
+    vectors: ANN | None = None
     sentences: SentenceVectors | None = None
     files: dict[str, FileRecord] = field(default_factory=dict)
 

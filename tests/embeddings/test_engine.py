@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from embeddings import store
+from embeddings.ann.faiss import FaissANN
 from embeddings.config import EngineConfig
 from embeddings.engine import Engine, IndexUpdateError
-from embeddings.vectors import VectorIndex
 from tests.conftest import HEADLINE_TR, passage_encodings, segment_file
 
 OUT_OF_CORPUS = ["What is the tallest mountain in Japan?", "Yarın hava nasıl olacak?"]
@@ -322,7 +322,7 @@ async def test_a_run_without_the_model_keeps_the_vector_index(
     def no_rebuild(*args, **kwargs):
         raise AssertionError("the saved vector index should have been loaded")
 
-    monkeypatch.setattr(VectorIndex, "build", staticmethod(no_rebuild))
+    monkeypatch.setattr(FaissANN, "build", staticmethod(no_rebuild))
     async with await Engine.open(
         config(corpus_dir, tmp_path, minilm_path), encoder=minilm
     ) as engine:

@@ -1,8 +1,7 @@
-"""FAISS vector index over normalised embeddings, keyed by passage row id.
-
-Exact inner-product search while a segment is small; HNSW over 8-bit scalar-quantised
-vectors above a size threshold, where exact search would cost more than the rest of the
-query and float32 vectors would dominate memory (1.5 GB at a million passages, 0.4 as SQ8).
+"""The FAISS backend: exact inner-product search while a segment is small; HNSW over 8-bit
+scalar-quantised vectors above a size threshold, where exact search would cost more than the
+rest of the question and float32 vectors would dominate memory (1.5 GB at a million
+passages, 0.4 as SQ8).
 """
 
 from __future__ import annotations
@@ -12,12 +11,16 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from embeddings.ann.base import ANN
+
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128
 
 
-class VectorIndex:
+class FaissANN(ANN):
+    """FAISS, in process: exact search or HNSW over SQ8 codes, ids mapped to row ids."""
+
     def __init__(self, index: faiss.Index) -> None:
         self.index = index
         self._rowids: np.ndarray | None = None
@@ -40,7 +43,7 @@ class VectorIndex:
         )
 
     @classmethod
-    def build(cls, vectors: np.ndarray, ids: np.ndarray, *, hnsw_threshold: int) -> VectorIndex:
+    def build(cls, vectors: np.ndarray, ids: np.ndarray, *, hnsw_threshold: int) -> FaissANN:
         dim = vectors.shape[1]
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if len(vectors) > hnsw_threshold:
@@ -94,7 +97,7 @@ class VectorIndex:
         faiss.write_index(self.index, str(path))
 
     @classmethod
-    def load(cls, path: Path) -> VectorIndex:
+    def load(cls, path: Path) -> FaissANN:
         """Raises ValueError (or faiss's RuntimeError) for a file that is not an index as
         `build` makes them: one never serves vectors under the wrong passages."""
         index = faiss.read_index(str(path))
@@ -107,31 +110,3 @@ class VectorIndex:
         if isinstance(inner, faiss.IndexHNSW):
             inner.hnsw.efSearch = HNSW_EF_SEARCH
         return cls(index)
-
-
-class DenseSegments:
-    """Dense search over the live passages of several segments, one FAISS index each."""
-
-    def __init__(self, parts: list[tuple[VectorIndex, np.ndarray, np.ndarray | None]]) -> None:
-        # (index, its row ids ascending, row ids no longer live or None)
-        self.parts = parts
-
-    def __len__(self) -> int:
-        return sum(len(i) - (0 if dead is None else len(dead)) for i, _, dead in self.parts)
-
-    @property
-    def kind(self) -> str:
-        """The largest segment's index kind ("flat" or "hnsw"): what most passages use."""
-        return max(self.parts, key=lambda part: len(part[0]))[0].kind
-
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(row id, cosine) pairs, best first, across segments."""
-        found = [hit for index, _, dead in self.parts for hit in index.search(query, k, dead)]
-        return sorted(found, key=lambda hit: (-hit[1], hit[0]))[:k]
-
-    def similarity(self, query: np.ndarray, rowid: int) -> float | None:
-        for index, rowids, _ in self.parts:
-            inside = len(rowids) and rowids[0] <= rowid <= rowids[-1]
-            if inside and (found := index.similarity(query, rowid)) is not None:
-                return found
-        return None

@@ -3,6 +3,7 @@ and after any sequence of them the index ranks exactly as one built from scratch
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import embeddings.corpus
+import embeddings.publishing
 import embeddings.segments
 from embeddings import lexical
 from embeddings.config import EngineConfig
@@ -274,3 +276,39 @@ async def test_mass_deletion_still_guards_file_scoped_updates(corpus_dir: Path, 
         with pytest.raises(MassDeletion):
             await engine.update_files(files)
         assert engine.snapshot.articles == 2
+
+
+async def test_a_question_sees_all_of_an_update_or_none_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """While an update replaces an article (held up in its segment build), questions get
+    the old version whole; the moment it is published, the new one whole."""
+    config = EngineConfig(data_dir=tmp_path, model=None)
+    original, changed = ARTICLES[0], edited(ARTICLES[0], 7)
+    build = embeddings.publishing.Bm25Index.build
+    building = asyncio.Event()
+
+    def slow_build(rows):
+        building.set()
+        time.sleep(1.0)
+        return build(rows)
+
+    async with await Engine.open(config) as engine:
+        await engine.apply(LoadResult(ARTICLES[:3]))
+        opening = " ".join(original.paragraphs[0].split()[:8])
+        question = opening
+        monkeypatch.setattr(embeddings.publishing.Bm25Index, "build", staticmethod(slow_build))
+        update = asyncio.create_task(engine.apply(LoadResult([changed, *ARTICLES[1:3]])))
+        await building.wait()
+        asked = 0
+        while not update.done():
+            asked += 1
+            texts = [h.text for h in (await engine.ask(question, k=10)).passages]
+            assert any(t.startswith(opening) for t in texts)
+            assert not any("Güncelleme 7" in t for t in texts)  # nothing of the new version
+            await asyncio.sleep(0.05)
+        await update
+        assert asked >= 5  # questions were answered all along the update
+        texts = [h.text for h in (await engine.ask(question, k=10)).passages]
+        assert any("Güncelleme 7" in t for t in texts)
+        assert not any(t.startswith(opening) for t in texts)  # the old version is gone

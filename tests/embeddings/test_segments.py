@@ -287,9 +287,10 @@ async def test_a_question_sees_all_of_an_update_or_none_of_it(
     original, changed = ARTICLES[0], edited(ARTICLES[0], 7)
     build = embeddings.publishing.Bm25Index.build
     building = asyncio.Event()
+    loop = asyncio.get_running_loop()
 
-    def slow_build(rows):
-        building.set()
+    def slow_build(rows):  # in a worker thread: the event is set from the loop's
+        loop.call_soon_threadsafe(building.set)
         time.sleep(1.0)
         return build(rows)
 

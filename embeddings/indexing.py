@@ -401,14 +401,20 @@ def _prepare(articles: list[Article]) -> list[tuple[Article, list[Passage], list
     ]
     context = multiprocessing.get_context("spawn")  # never fork a process with threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return [item for chunk in pool.map(_analyse, chunks) for item in chunk]
+        done = (item for chunk in pool.map(_passages, chunks) for item in chunk)
+        return [(article, *item) for article, item in zip(articles, done, strict=True)]
 
 
 def _analyse(articles: list[Article]) -> list[tuple[Article, list[Passage], list[str]]]:
+    return [(article, *item) for article, item in zip(articles, _passages(articles), strict=True)]
+
+
+def _passages(articles: list[Article]) -> list[tuple[list[Passage], list[str]]]:
+    """Each article's passages and their terms (what a worker sends back: not the article)."""
     out = []
     for article in articles:
         passages = split_article(article)
-        out.append((article, passages, [" ".join(terms(p.ranking_text)) for p in passages]))
+        out.append((passages, [" ".join(terms(p.ranking_text)) for p in passages]))
     return out
 
 

@@ -11,7 +11,6 @@ and fallback backend; tests check that both rank alike.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -132,25 +131,32 @@ class Bm25Index:
 
     @classmethod
     def build(cls, rows: list[tuple[int, str]]) -> Bm25Index:
-        """From (row id, space-separated terms) pairs, as stored in FTS5, by row id."""
-        vocabulary: dict[str, int] = {}
-        term_ids, freqs = [], []
-        lengths = np.zeros(len(rows), dtype=np.int32)
-        for position, (_, text) in enumerate(rows):
-            tokens = text.split()
-            lengths[position] = len(tokens)
-            counts = Counter(tokens)
-            term_ids.append(
-                np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in counts), np.int32)
-            )
-            freqs.append(np.fromiter(counts.values(), np.int64, count=len(counts)))
-        rowids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+        """From (row id, space-separated terms) pairs, as stored in FTS5, by row id.
+
+        One pass of dictionary lookups over every token, then numpy: a passage's term
+        counts come from sorting (passage, term) keys, not from a Counter per passage."""
         if not rows:
             return cls.empty()
-        per_doc = np.fromiter((len(t) for t in term_ids), np.int64, count=len(rows))
-        docs = np.repeat(np.arange(len(rows), dtype=np.int32), per_doc)
+        vocabulary: dict[str, int] = {}
+        lookup = vocabulary.setdefault
+        per_doc = [text.split() for _, text in rows]
+        lengths = np.fromiter(map(len, per_doc), np.int64, count=len(rows))
+        tokens = np.fromiter(
+            (lookup(t, len(vocabulary)) for doc in per_doc for t in doc),
+            np.int64,
+            count=int(lengths.sum()),
+        )
+        docs = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+        width = max(len(vocabulary), 1)  # passages without a term leave it empty
+        keys, counts = np.unique(docs * width + tokens, return_counts=True)
+        rowids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
         return cls._sorted(
-            vocabulary, np.concatenate(term_ids), docs, np.concatenate(freqs), lengths, rowids
+            vocabulary,
+            (keys % width).astype(np.int32),
+            (keys // width).astype(np.int32),
+            counts,
+            lengths.astype(np.int32),
+            rowids,
         )
 
     @classmethod

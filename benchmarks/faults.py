@@ -240,6 +240,7 @@ def index_file_rows(case_dir: Callable[[str], Case], model: str | None) -> list[
     ]
     if model:
         damages = [
+            ("sentence vectors npz truncated", "sentences-*.npz", truncate),
             ("FAISS file truncated", "vectors-*.faiss", truncate),
             ("FAISS file emptied (truncate -s 0)", "vectors-*.faiss", lambda p: p.write_bytes(b"")),
             ("FAISS file of random bytes", "vectors-*.faiss", garbage),
@@ -251,6 +252,60 @@ def index_file_rows(case_dir: Callable[[str], Case], model: str | None) -> list[
         damage(case.file(pattern))
         run = case.answers()
         rows.append(Row(name, "ask", judge(run, intact, rebuild=True), run.seconds))
+    return rows
+
+
+def segment_rows(case_dir: Callable[[str], Case]) -> list[Row]:
+    """The newest segment (one update's passages) damaged: rebuilt alone, from the database."""
+    name = "newest segment's npz truncated"
+    case = case_dir(name)
+    case.build()
+    write_articles(case.corpus, 3)
+    case.qabot("index")
+    intact = passages(case.answers())
+    newest = max(case.data.glob("lexical-*.npz"), key=lambda p: p.stat().st_mtime_ns)
+    truncate(newest)
+    run = case.answers()
+    return [Row(name, "ask", judge(run, intact, rebuild=True), run.seconds)]
+
+
+def kill_merge_rows(case_dir: Callable[[str], Case], moments: int = 5) -> list[Row]:
+    """kill -9 at several moments of updates whose new segment calls for a merge (analysis,
+    the publishing transaction, the merge, its publication): every time the index opens
+    and answers as it did before that update or as it does after it, and the next
+    `qabot index` completes."""
+    name = "kill -9 during an update that merges"
+    case = case_dir(name)
+    case.build()
+    write_articles(case.corpus, 3000)
+    whole = case.qabot("index").seconds  # how long such an update takes, merge included
+    rows = []
+    for n in range(moments):
+        before = passages(case.answers())
+        write_articles(case.corpus, 3000, words=70 + 10 * n)  # the same ids, new text
+        delay = whole * (n + 1) / (moments + 1)  # spread over the whole run
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "index"],
+            cwd=case.folder,
+            env=case.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        finished = process.poll() is not None
+        process.kill()
+        process.wait(timeout=30)
+        ask = case.answers()
+        index = case.qabot("index")
+        after = passages(case.answers())
+        outcome = judge(ask)
+        if outcome == "answered" and passages(ask) not in (before, after):
+            outcome = "WRONG ANSWER"
+        note = "FINISHED BEFORE THE KILL" if finished else f"killed {delay:.1f} s in"
+        rows.append(Row(name, f"ask (kill {n + 1})", outcome, ask.seconds, note))
+        rows.append(
+            Row(name, f"index (after kill {n + 1})", judge(index, ok="indexed"), index.seconds)
+        )
     return rows
 
 
@@ -443,6 +498,8 @@ def main() -> int:
             *read_only_rows(case_dir),
             *disk_full_rows(case_dir, model),
             *kill_rows(case_dir, model),
+            *segment_rows(case_dir),
+            *kill_merge_rows(case_dir),
             *corpus_rows(case_dir),
         ]
     if not model:

@@ -1,4 +1,5 @@
-"""Admin handlers: /reload, /stats and adding documents to the corpus; refusals for others."""
+"""Admin handlers: /reload, /stats, /feeds and adding documents to the corpus; refusals for
+others."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ from embeddings.corpus import (
     load_file,
 )
 from embeddings.engine import IndexUpdateError, MassDeletion, UpdateReport
+from embeddings.ingest.autoindex import AutoUpdate
+from embeddings.ingest.service import IngestService
+from embeddings.ingest.state import FeedRound
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +91,26 @@ async def show_stats(update: Update, context: BotContext) -> None:
         up=usage.feedback_up,
         down=usage.feedback_down,
     )
-    await reply(message, [text])
+    lines = [text]
+    if ingest := _ingest(context):
+        lines += ["", *_auto_update_lines(ingest, t)]
+        if rounds := await ingest.feed_rounds():
+            lines += ["", *_feed_lines(rounds, t)]
+    await reply(message, pack(lines))
+
+
+async def show_feeds(update: Update, context: BotContext) -> None:
+    """The configured feeds and each one's last round."""
+    message = message_of(update)
+    t = texts_for(message.from_user)
+    ingest = _ingest(context)
+    if ingest is None or not ingest.config.feed_urls:
+        await reply(message, [t.no_feeds])
+        return
+    rounds = await ingest.feed_rounds()
+    interval = _duration(ingest.config.feed_interval)
+    header = t.feeds_header.format(count=len(rounds), interval=interval)
+    await reply(message, pack([header, *_feed_lines(rounds, t)]))
 
 
 async def refuse_admin_command(update: Update, context: BotContext) -> None:
@@ -238,6 +261,62 @@ def _describe_update(report: UpdateReport, t: Texts) -> list[str]:
         lines += ["", t.skipped_header.format(count=len(report.skipped))]
         lines += _bullets([str(s) for s in report.skipped])
     return lines
+
+
+def _ingest(context: BotContext) -> IngestService | None:
+    """The watcher and feeds of the running bot (absent when it was built without them)."""
+    return context.bot_data.get("ingest")
+
+
+def _auto_update_lines(ingest: IngestService, t: Texts) -> list[str]:
+    last: AutoUpdate | None = ingest.indexer.last
+    if last is None:
+        return [t.auto_none_yet if ingest.watching else t.watching_off]
+    when = _clock(last.at)
+    origin = t.origin_watch if last.origin == "watch" else t.origin_feeds
+    if last.refused is not None:
+        refused = last.refused
+        return [
+            t.auto_update_refused.format(
+                when=when, origin=origin, removing=refused.removing, total=refused.total
+            )
+        ]
+    if last.report is None:
+        reason = html.escape(last.error or "")
+        return [t.auto_update_failed.format(when=when, origin=origin, reason=reason)]
+    report = last.report
+    line = t.auto_update.format(
+        when=when,
+        origin=origin,
+        added=report.added,
+        changed=report.changed,
+        removed=report.removed,
+        skipped=len(report.skipped),
+    )
+    return [line, *_bullets([str(skipped) for skipped in report.skipped])]
+
+
+def _feed_lines(rounds: list[FeedRound], t: Texts) -> list[str]:
+    """One entry per feed; everything from the web is escaped."""
+    lines = []
+    for feed in rounds:
+        name = html.escape(feed.feed)
+        if feed.at is None:
+            lines.append(t.feed_never_read.format(feed=name))
+            continue
+        counts = {"new": feed.new, "known": feed.known, "skipped": feed.skipped}
+        if feed.error:
+            error = html.escape(feed.error)
+            lines.append(
+                t.feed_round_failed.format(feed=name, when=_clock(feed.at), error=error, **counts)
+            )
+        else:
+            lines.append(t.feed_round.format(feed=name, when=_clock(feed.at), **counts))
+    return lines
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
 def _bullets(items: list[str]) -> list[str]:

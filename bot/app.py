@@ -1,8 +1,9 @@
 """The running bot: wiring (handlers, commands, rate limiter) and its life cycle.
 
 `run(settings)` is what `qabot run` calls. It refuses to start without a usable token,
-loads (or builds) the index before taking updates, then long-polls, or serves a webhook
-when WEBHOOK_URL is set, until SIGINT/SIGTERM.
+loads (or builds) the index before taking updates, starts watching the corpus folder and
+polling the feeds (embeddings/ingest), then long-polls, or serves a webhook when WEBHOOK_URL
+is set, until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from bot.settings import Settings
 from bot.storage import Storage, StorageError
 from bot.texts import EN, TR, Texts
 from embeddings.engine import Engine, IndexOpenError, IndexStats, IndexUpdateError
+from embeddings.ingest.service import IngestService, running_ingest
+from embeddings.ingest.state import IngestStateError
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,11 @@ SEND_DEADLINE = 300  # seconds of 429s (flood control) after which a request is 
 REDACTED = "<redacted>"
 
 
-def build_application(settings: Settings, engine: Engine, storage: Storage) -> Application:
-    """The PTB application with every handler registered; not yet initialised."""
+def build_application(
+    settings: Settings, engine: Engine, storage: Storage, ingest: IngestService | None = None
+) -> Application:
+    """The PTB application with every handler registered; not yet initialised. `ingest`: the
+    corpus watcher and feeds, for /stats and /feeds."""
     if problem := settings.token_problem():
         raise ValueError(problem)
     application = (
@@ -64,6 +70,7 @@ def build_application(settings: Settings, engine: Engine, storage: Storage) -> A
     )
     limiter = SlidingWindowLimiter(settings.rate_limit_questions, settings.rate_limit_window)
     application.bot_data["services"] = Services(settings, engine, storage, limiter)
+    application.bot_data["ingest"] = ingest
 
     admins = filters.User(user_id=settings.admin_user_ids)
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
@@ -74,7 +81,8 @@ def build_application(settings: Settings, engine: Engine, storage: Storage) -> A
             CommandHandler("ask", questions.ask_command),
             CommandHandler("reload", admin.reload_index, filters=admins),
             CommandHandler("stats", admin.show_stats, filters=admins),
-            CommandHandler(["reload", "stats"], admin.refuse_admin_command),
+            CommandHandler("feeds", admin.show_feeds, filters=admins),
+            CommandHandler(["reload", "stats", "feeds"], admin.refuse_admin_command),
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, questions.ask_in_private),
             MessageHandler(
                 groups & filters.TEXT & ~filters.COMMAND & ADDRESSED, questions.ask_in_group
@@ -142,11 +150,23 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
                 )
             except (StorageError, IndexOpenError) as err:
                 return _fail(str(err))
+            built_before = await engine.is_built()
             try:
                 stats = await prepare_index(engine)
             except IndexUpdateError as err:
                 return _fail(f"could not build the index: {err}")
-            application = build_application(settings, engine, storage)
+            try:
+                ingest = await resources.enter_async_context(
+                    running_ingest(
+                        settings.ingest_config(),
+                        engine,
+                        watch=settings.watch_corpus,
+                        catch_up=built_before,
+                    )
+                )
+            except IngestStateError as err:
+                return _fail(str(err))
+            application = build_application(settings, engine, storage, ingest)
             try:
                 await _serve_updates(application, settings, stats, stop or _on_signals())
             except (TelegramError, OSError) as err:
@@ -160,7 +180,8 @@ def storage_dir(settings: Settings) -> Path:
 
 
 async def prepare_index(engine: Engine) -> IndexStats:
-    """Build the index on the first start; later starts serve the saved one (/reload updates)."""
+    """Build the index on the first start; later starts serve the saved one (the watcher's
+    catch-up, or /reload, updates it)."""
     if not await engine.is_built():
         log.info("No index yet: building it from %s", engine.config.corpus_dir)
         report = await engine.update()
@@ -194,7 +215,11 @@ def _user_commands(t: Texts) -> list[BotCommand]:
 
 
 def _admin_commands(t: Texts) -> list[BotCommand]:
-    return [BotCommand("reload", t.command_reload), BotCommand("stats", t.command_stats)]
+    return [
+        BotCommand("reload", t.command_reload),
+        BotCommand("stats", t.command_stats),
+        BotCommand("feeds", t.command_feeds),
+    ]
 
 
 async def _serve_updates(

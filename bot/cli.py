@@ -1,4 +1,4 @@
-"""`qabot` command line: index, ask, chat, eval, bench, gc, run.
+"""`qabot` command line: index, ask, chat, eval, bench, gc, ingest, run.
 
 Machine-readable output (`--json`) goes to stdout alone; logs and progress go to stderr.
 A command that fails says why in one `qabot:` line on stderr and exits non-zero.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from bot import measure
 from bot.progress import progress_printer
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, parse_feed_urls
 from embeddings import indexfiles
 from embeddings.answer import Answer
 from embeddings.corpus import CorpusRootError, check_corpus_folder
@@ -32,6 +33,8 @@ from embeddings.engine import (
     MassDeletion,
     UpdateReport,
 )
+from embeddings.ingest.rounds import Ingestor, RoundReport
+from embeddings.ingest.state import IngestState, IngestStateError
 
 log = logging.getLogger("qabot")
 
@@ -106,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("questions", nargs="+", metavar="QUESTION", help="question(s); '-' reads stdin")
     p.add_argument("--json", action="store_true", help="one JSON object per question")
     p.add_argument("-k", type=_positive_int, default=5, help="passages per answer (default 5)")
+    p.add_argument(
+        "--as-of",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="answer as a reader on that day: time words read against it, later articles "
+        "unused (default: today, every article)",
+    )
     p.set_defaults(handler=cmd_ask)
 
     p = sub.add_parser("chat", parents=[common], help="interactive question session")
@@ -159,8 +169,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object on one line")
     p.set_defaults(handler=cmd_bench)
 
+    p = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="read the feeds once, save their new articles in the corpus and index them",
+    )
+    p.add_argument(
+        "--feed",
+        action="append",
+        dest="feeds",
+        metavar="URL",
+        help="an RSS/Atom feed to read (repeatable; default: $FEED_URLS)",
+    )
+    p.set_defaults(handler=cmd_ingest)
+
     sub.add_parser("run", parents=[common], help="start the Telegram bot")
     return parser
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
 
 
 def _positive_int(text: str) -> int:
@@ -227,7 +258,7 @@ async def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
                     print(json.dumps({"question": "", "error": "empty question"}), flush=True)
                     status = 1
                 continue
-            answer = await engine.ask(question, k=args.k)
+            answer = await engine.ask(question, k=args.k, as_of=args.as_of)
             if args.json:
                 print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
             else:
@@ -308,6 +339,57 @@ async def cmd_gc(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """One round over the feeds, then the index updated with what it wrote. Exit 1 when a
+    feed could not be read (one stderr line each); the others are ingested all the same."""
+    try:
+        feeds = parse_feed_urls(" ".join(args.feeds), "--feed") if args.feeds else None
+    except SettingsError as err:
+        print(f"qabot: {err}", file=sys.stderr)
+        return 2
+    feeds = feeds or settings.feed_urls
+    if not feeds:
+        print("qabot: no feeds to read: set FEED_URLS or pass --feed URL", file=sys.stderr)
+        return 2
+    config = settings.ingest_config()
+    try:
+        async with await IngestState.open(config.state_path) as state:
+            report = await Ingestor(config, state).run_round(feeds)
+    except CorpusRootError as err:
+        print(f"qabot: {err}; nothing was fetched", file=sys.stderr)
+        return 1
+    except IngestStateError as err:
+        print(f"qabot: {err}", file=sys.stderr)
+        return 1
+    print_round(report)
+    if report.paths:
+        async with await Engine.open(
+            settings.engine_config(), progress=progress_printer()
+        ) as engine:
+            if await engine.is_built():
+                update = await engine.update_files(report.paths, progress=progress_printer())
+            else:  # the first index: the whole folder
+                update = await engine.update(progress=progress_printer())
+            print_report(update)
+    for feed in report.unreadable:
+        print(f"qabot: feed {feed.feed} could not be read: {feed.error}", file=sys.stderr)
+    return 1 if report.unreadable else 0
+
+
+def print_round(report: RoundReport) -> None:
+    """Per feed: new, already known, and each skipped item with its reason."""
+    for feed in report.feeds:
+        state = " (not modified)" if feed.not_modified else ""
+        state = " (unreadable)" if feed.error else state
+        print(
+            f"{feed.feed}{state}: new {feed.new}, already known {feed.known}, "
+            f"skipped {len(feed.skipped)}"
+        )
+        for skipped in feed.skipped:
+            print(f"  skipped {skipped.url}: {skipped.reason}")
+    print(f"round: {len(report.paths)} new articles in {report.seconds:.1f} s")
+
+
 def describe_model(engine: Engine) -> str:
     """Which retrieval answers, for stderr: the model (and its profile) or BM25 alone."""
     if engine.encoder is None:
@@ -331,15 +413,28 @@ def print_report(report: UpdateReport, file=None) -> None:
 
 def format_answer(answer: Answer) -> str:
     lines = [f"Q: {answer.question}"]
-    if not answer.answered:
+    english = answer.language == "en"
+    if declined := answer.declined:
+        start, end = (d.isoformat() if d else "…" for d in (declined.start, declined.end))
+        period = start if start == end else f"{start} – {end}"
+        latest = declined.latest.isoformat() if declined.latest else "…"
         lines.append(
-            "Not found in the corpus." if answer.language == "en" else "Derlemde bulunamadı."
+            f"No news from {period} in the corpus; its latest articles are from {latest}."
+            if english
+            else f"Derlemde {period} tarihli haber yok; en yeni haberler {latest} tarihli."
         )
+    elif not answer.answered:
+        lines.append("Not found in the corpus." if english else "Derlemde bulunamadı.")
         if answer.passages:
             lines.append("Closest passages (possibly related):")
     for n, hit in enumerate(answer.passages, start=1):
-        meta = " · ".join(x for x in (hit.date, hit.source_url) if x)
+        meta = " · ".join(x for x in (hit.date, hit.attribution, hit.source_url) if x)
         lines.append(f"\n[{n}] {hit.title}" + (f"\n    {meta}" if meta else ""))
+        if hit.also:
+            outlets = ", ".join(
+                f"{c.source_url or c.title}" + (f" ({c.date})" if c.date else "") for c in hit.also
+            )
+            lines.append(f"    {'also reported by' if english else 'aynı haber'}: {outlets}")
         lines.append(textwrap.indent(textwrap.fill(f"» {hit.highlight}", 100), "    "))
         rest = hit.text.replace(hit.highlight, "…").strip()
         if rest and rest != "…":

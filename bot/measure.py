@@ -19,7 +19,7 @@ from bot.progress import progress_printer
 from bot.settings import Settings
 from embeddings.corpus import Article, LoadResult
 from embeddings.engine import PROFILES_NAME, Engine
-from embeddings.evaluate import SPLITS, evaluate, in_split, load_squad
+from embeddings.evaluate import SPLITS, evaluate, holdout, in_split, load_squad
 
 XQUAD_TR = Path("benchmarks/xquad/xquad.tr.json")
 XQUAD_EN = Path("benchmarks/xquad/xquad.en.json")
@@ -45,6 +45,12 @@ def add_arguments(eval_parser: argparse.ArgumentParser, calibrate: argparse.Argu
         action="store_true",
         help="also report how often 'answered' is true with the source article indexed "
         "and with it held out (adds an 'answerability' key to the JSON)",
+    )
+    eval_parser.add_argument(
+        "--holdout",
+        action="store_true",
+        help="also ask the questions as served with their whole document removed from the "
+        "index, re-indexed without it, 8 documents at a time (adds a 'holdout' key)",
     )
     calibrate.add_argument(
         "--squad", type=Path, default=XQUAD_TR, help=f"paragraphs + questions (default {XQUAD_TR})"
@@ -78,6 +84,10 @@ async def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     questions = [q for q in questions if in_split(q, args.split)]
     async with squad_engine(settings, args.data, articles) as engine:
         result = await evaluate(engine, questions, answerability=args.answerability)
+        if args.holdout:
+            sets = {(args.questions or args.squad).name: questions}
+            found = await holdout(engine, articles, sets, split=args.split)
+            result["holdout"] = found[(args.questions or args.squad).name]
     if args.json:
         print(json.dumps(result))
         return 0
@@ -110,10 +120,11 @@ async def cmd_calibrate(settings: Settings, args: argparse.Namespace) -> int:
         save_profile(output, engine.encoder.key if engine.encoder else None, profile)
         print(f"profile written to {output}:\n{json.dumps(profile.to_dict(), indent=2)}")
         engine.use_profile(profile)
+        held = await holdout(engine, articles, sets, split="test")
         for name, qs in sets.items():
             test = [q for q in qs if in_split(q, "test")]
             print(f"\n{name}, test half ({len(test)} questions, not used for tuning):")
-            print_table(await evaluate(engine, test, answerability=True))
+            print_table({**await evaluate(engine, test, answerability=True), "holdout": held[name]})
     return 0
 
 
@@ -127,4 +138,11 @@ def print_table(result: dict) -> None:
         print(
             f"answered: {rates['answered_in_corpus']:.1%} of questions with their article indexed,"
             f" {rates['answered_held_out']:.1%} with it held out"
+        )
+    if rates := result.get("holdout"):
+        print(
+            f"as served: {rates['answered_in_corpus']:.1%} answered with every document indexed"
+            f" ({rates['answered_right_in_corpus']:.1%} from the right paragraph),"
+            f" {rates['answered_held_out']:.1%} with their document removed and re-indexed"
+            f" ({rates['documents']} documents in {rates['folds']} folds)"
         )

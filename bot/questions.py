@@ -10,14 +10,14 @@ from bot import buttons
 from bot.context import BotContext, Services
 from bot.filters import without_mention
 from bot.messaging import message_of, reply, typing
-from bot.render import Source, first_page, order_sources, render_answer
+from bot.render import Source, first_page, order_sources, render_answer, render_declined
 from bot.texts import HELP, texts, texts_for
 from embeddings.answer import Answer
 from embeddings.text import detect_language
 
 log = logging.getLogger(__name__)
 
-PASSAGES_PER_QUESTION = 8  # the answer shows three; "More sources" pages through the rest
+PASSAGES_PER_QUESTION = 8  # stories: the answer shows three; "More sources" pages through the rest
 
 
 async def show_help(update: Update, context: BotContext) -> None:
@@ -79,6 +79,11 @@ async def answer(message: Message, context: BotContext, question: str) -> None:
         return
     async with typing(message):
         result = await services.engine.ask(question, k=PASSAGES_PER_QUESTION)
+    if result.declined is not None:
+        await _record(services, message, question, language, result, [], 0)
+        await reply(message, render_declined(result.declined, t))
+        log.info("Declined in chat %s: no article from the period asked", message.chat.id)
+        return
     sources = order_sources(result.passages)
     shown = first_page(sources, result.answered)
     session_id = await _record(services, message, question, language, result, sources, shown)

@@ -10,13 +10,15 @@ piece in its own blockquote.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import html
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
 
 from bot.texts import Texts
-from embeddings.answer import Hit
+from embeddings.answer import Declined, Hit
 
 MESSAGE_LIMIT = 4096  # Telegram's limit, in UTF-16 code units
 EXPANDABLE_OVER = 500  # passages longer than this (characters) are collapsed
@@ -28,6 +30,7 @@ JOINED_MAX = 2000  # overlapping passages are joined into one quote up to this l
 MIN_OVERLAP = 10  # characters; passages overlap by a whole sentence
 TITLE_CHARS = 150
 URL_CHARS = 2000
+ALSO_SHOWN = 5  # other outlets of a story named under its quote; the rest are counted
 
 _SAFE_URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
@@ -49,6 +52,8 @@ class Source:
     url: str | None
     date: str | None
     weak: bool
+    attribution: str | None = None
+    also: tuple[tuple[str, str | None, str | None], ...] = ()  # other outlets: title, url, date
 
     @classmethod
     def from_hit(cls, hit: Hit) -> Source:
@@ -61,11 +66,15 @@ class Source:
             url=hit.source_url,
             date=hit.date,
             weak=hit.weak,
+            attribution=hit.attribution,
+            also=tuple((c.title, c.source_url, c.date) for c in hit.also),
         )
 
     @classmethod
     def from_dict(cls, data: dict) -> Source:
-        return cls(**{**data, "passage_ids": tuple(data["passage_ids"])})
+        """A stored source; those stored before attributions and copies lack them."""
+        also = tuple(tuple(copy) for copy in data.get("also", ()))
+        return cls(**{**data, "passage_ids": tuple(data["passage_ids"]), "also": also})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,6 +142,8 @@ def render_answer(sources: list[Source], answered: bool, t: Texts) -> list[str]:
     blocks = [] if answered else [t.not_found, "", t.possibly_related]
     blocks += quote(best.text, best.highlight)
     blocks.append(source_line(best, t, mark_weak=answered))
+    if best.also:
+        blocks.append(also_line(best, t))
     if others:
         blocks += ["", t.other_sources]
         blocks += [short_item(number, source, t) for number, source in enumerate(others, 2)]
@@ -149,7 +160,23 @@ def render_more(sources: list[Source], start: int, t: Texts) -> list[str]:
             blocks.append("")
         blocks += quote(source.text, source.highlight)
         blocks.append(f"{number}. {source_line(source, t)}")
+        if source.also:
+            blocks.append(also_line(source, t))
     return pack(blocks)
+
+
+def render_declined(declined: Declined, t: Texts) -> list[str]:
+    """The reply to a question bound to a period no article is from: which period, and
+    the newest news there is."""
+    start, end = (day_text(d, t) for d in (declined.start, declined.end))
+    period = start if start == end else f"{start} – {end}"
+    latest = day_text(declined.latest, t)
+    return [t.no_news_for_period.format(period=period, latest=latest)]
+
+
+def day_text(day: dt.date | None, t: Texts) -> str:
+    """ "1 Aralık 2026" / "1 December 2026" ("…" for an open end); escaped already."""
+    return f"{day.day} {t.months[day.month - 1]} {day.year}" if day else "…"
 
 
 def quote(text: str, highlight: str) -> list[str]:
@@ -187,9 +214,39 @@ def source_line(source: Source, t: Texts, *, mark_weak: bool = True) -> str:
     line = f"📰 {title}"
     if source.date:
         line += f" · {html.escape(_shorten(source.date, 40), quote=False)}"
+    if source.attribution:
+        line += f" · ✍️ {html.escape(_shorten(source.attribution, TITLE_CHARS), quote=False)}"
     if source.weak and mark_weak:
         line += f" {t.maybe_unrelated}"
     return line
+
+
+def also_line(source: Source, t: Texts) -> str:
+    """The story's other outlets on one line: each linked by its site's name (its title
+    without a link), with its date."""
+    items = []
+    for title, url, date in source.also[:ALSO_SHOWN]:
+        url = url or ""
+        if _SAFE_URL.match(url) and len(url) <= URL_CHARS:
+            name = html.escape(_site(url), quote=False)
+            item = f'<a href="{html.escape(url, quote=True)}">{name}</a>'
+        else:
+            item = html.escape(_shorten(title, SHORT_QUOTE // 2), quote=False)
+        if date:
+            item += f" ({html.escape(_shorten(date, 40), quote=False)})"
+        items.append(item)
+    if len(source.also) > ALSO_SHOWN:
+        items.append(f"+{len(source.also) - ALSO_SHOWN}")
+    return t.also_reported.format(outlets=", ".join(items))
+
+
+def _site(url: str) -> str:
+    """The host of a URL without "www.", or the URL when it has no readable host."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # "http://[::1" and the like
+        host = None
+    return _shorten(host.removeprefix("www."), TITLE_CHARS) if host else _shorten(url, TITLE_CHARS)
 
 
 def short_item(number: int, source: Source, t: Texts) -> str:

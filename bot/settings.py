@@ -15,6 +15,8 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from embeddings.config import DEFAULT_MODEL, EngineConfig, FusionConfig
+from embeddings.ingest.config import IngestConfig
+from embeddings.ingest.urls import BadURL, check_web_url
 
 PUBLIC_API_BASE_URL = "https://api.telegram.org/bot"
 TOKEN_PATTERN = re.compile(r"^\d{5,}:[A-Za-z0-9_-]{30,}$")
@@ -33,6 +35,8 @@ class Settings:
     data_dir: Path = Path("data")
     embedding_model: str | None = DEFAULT_MODEL
     model_load_timeout: float = 120.0
+    embedding_device: str = "auto"
+    encode_workers: int = 1
     rate_limit_questions: int = 5  # per user ...
     rate_limit_window: float = 60.0  # ... per this many seconds
     max_question_chars: int = 500
@@ -44,6 +48,9 @@ class Settings:
     log_level: str = "INFO"
     fusion: FusionConfig = field(default_factory=FusionConfig)
     lexical_backend: str = "memory"
+    watch_corpus: bool = True
+    feed_urls: tuple[str, ...] = ()
+    feed_interval: float = 900.0
 
     @property
     def telegram_file_base_url(self) -> str:
@@ -58,8 +65,18 @@ class Settings:
             data_dir=self.data_dir,
             model=self.embedding_model,
             model_load_timeout=self.model_load_timeout,
+            device=self.embedding_device,
+            encode_workers=self.encode_workers,
             fusion=self.fusion,
             lexical_backend=self.lexical_backend,
+        )
+
+    def ingest_config(self) -> IngestConfig:
+        return IngestConfig(
+            corpus_dir=self.corpus_dir,
+            data_dir=self.data_dir,
+            feed_urls=self.feed_urls,
+            feed_interval=self.feed_interval,
         )
 
     def token_problem(self) -> str | None:
@@ -101,6 +118,8 @@ def load_settings(
         if model and model.lower() in ("none", "off")
         else (model or DEFAULT_MODEL),
         model_load_timeout=_number(get("MODEL_LOAD_TIMEOUT"), "MODEL_LOAD_TIMEOUT", 120.0),
+        embedding_device=get("EMBEDDING_DEVICE") or "auto",
+        encode_workers=max(1, int(_number(get("ENCODE_WORKERS"), "ENCODE_WORKERS", 1))),
         rate_limit_questions=int(_number(get("RATE_LIMIT_QUESTIONS"), "RATE_LIMIT_QUESTIONS", 5)),
         rate_limit_window=_number(
             get("RATE_LIMIT_WINDOW_SECONDS"), "RATE_LIMIT_WINDOW_SECONDS", 60.0
@@ -120,7 +139,27 @@ def load_settings(
             ),
         ),
         lexical_backend=_choice(get("LEXICAL_BACKEND"), "LEXICAL_BACKEND", ("memory", "fts5")),
+        watch_corpus=_flag(get("WATCH_CORPUS"), "WATCH_CORPUS", True),
+        feed_urls=parse_feed_urls(get("FEED_URLS"), "FEED_URLS"),
+        feed_interval=_at_least(
+            _number(get("FEED_INTERVAL_SECONDS"), "FEED_INTERVAL_SECONDS", 900.0),
+            60.0,
+            "FEED_INTERVAL_SECONDS",
+        ),
     )
+
+
+def parse_feed_urls(raw: str | None, name: str) -> tuple[str, ...]:
+    """Comma- or space-separated http(s) URLs, each once, in order."""
+    urls = []
+    for part in re.split(r"[,\s]+", raw or ""):
+        if not part:
+            continue
+        try:
+            urls.append(check_web_url(part))
+        except BadURL as err:
+            raise SettingsError(f"{name}: {err}") from None
+    return tuple(dict.fromkeys(urls))
 
 
 def _ids(raw: str | None, name: str) -> list[int]:
@@ -143,6 +182,23 @@ def _choice(raw: str | None, name: str, choices: tuple[str, ...]) -> str:
     value = (raw or choices[0]).lower()
     if value not in choices:
         raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
+def _flag(raw: str | None, name: str, default: bool) -> bool:
+    if raw is None:
+        return default
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _at_least(value: float, minimum: float, name: str) -> float:
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum:g}, got {value:g}")
     return value
 
 

@@ -20,6 +20,9 @@ class Texts:
     other_sources: str
     more_sources: str
     no_more_sources: str
+    also_reported: str
+    no_news_for_period: str
+    months: tuple[str, ...]
     session_expired: str
     feedback_thanks: str
     # bad input
@@ -49,12 +52,25 @@ class Texts:
     upload_same: str
     upload_added: str
     upload_index_failed: str
+    auto_update: str
+    auto_update_refused: str
+    auto_update_failed: str
+    auto_none_yet: str
+    watching_off: str
+    origin_watch: str
+    origin_feeds: str
+    feeds_header: str
+    feed_round: str
+    feed_round_failed: str
+    feed_never_read: str
+    no_feeds: str
     # command menu (plain text, shown by Telegram clients)
     command_ask: str
     command_help: str
     command_start: str
     command_reload: str
     command_stats: str
+    command_feeds: str
 
 
 TR = Texts(
@@ -64,6 +80,24 @@ TR = Texts(
     other_sources="<b>Diğer kaynaklar</b>",
     more_sources="Daha fazla kaynak",
     no_more_sources="Başka kaynak yok.",
+    also_reported="🔁 <i>Aynı haber:</i> {outlets}",
+    no_news_for_period=(
+        "🗓 Derlemde {period} tarihli haber yok; en yeni haberler {latest} tarihli."
+    ),
+    months=(
+        "Ocak",
+        "Şubat",
+        "Mart",
+        "Nisan",
+        "Mayıs",
+        "Haziran",
+        "Temmuz",
+        "Ağustos",
+        "Eylül",
+        "Ekim",
+        "Kasım",
+        "Aralık",
+    ),
     session_expired="Bu yanıtın süresi doldu; lütfen soruyu yeniden sorun.",
     feedback_thanks="Teşekkürler, geri bildiriminiz kaydedildi.",
     empty_question=(
@@ -124,11 +158,35 @@ TR = Texts(
         "⚠️ {name} kaydedildi ama dizine eklenemedi; önceki dizin kullanılmaya devam ediyor.\n"
         "Neden: {reason}\nSorunu giderip /reload çalıştırın."
     ),
+    auto_update=(
+        "🔄 <b>Son otomatik güncelleme</b> ({when}, {origin}): eklenen {added}, değişen "
+        "{changed}, silinen {removed}, atlanan dosya {skipped}"
+    ),
+    auto_update_refused=(
+        "⚠️ <b>Son otomatik güncelleme</b> ({when}, {origin}) yapılmadı: {total} makaleden "
+        "{removing} tanesini silecekti. Amaçlanan buysa /reload confirm gönderin."
+    ),
+    auto_update_failed=(
+        "❌ <b>Son otomatik güncelleme</b> ({when}, {origin}) başarısız; önceki dizin "
+        "kullanılıyor. Neden: {reason}"
+    ),
+    auto_none_yet="🔄 Derlem klasörü izleniyor; henüz otomatik güncelleme olmadı.",
+    watching_off="Derlem klasörü izlenmiyor (WATCH_CORPUS=false): güncelleme için /reload.",
+    origin_watch="klasör izleme",
+    origin_feeds="akışlar",
+    feeds_header="📰 <b>Akışlar</b> ({count}; her {interval} okunuyor)",
+    feed_round="• {feed}\n  {when}: yeni {new}, bilinen {known}, atlanan {skipped}",
+    feed_round_failed=(
+        "• {feed}\n  {when}: okunamadı ({error}); yeni {new}, bilinen {known}, atlanan {skipped}"
+    ),
+    feed_never_read="• {feed}\n  henüz okunmadı",
+    no_feeds="📰 Tanımlı akış yok (FEED_URLS).",
     command_ask="Derleme bir soru sor",
     command_help="Botun bildikleri ve nasıl soru sorulur",
     command_start="Başlangıç ve yardım",
     command_reload="Derlem klasörünü yeniden oku ve dizini güncelle",
     command_stats="Dizin ve kullanım istatistikleri",
+    command_feeds="Haber akışları ve son okumaları",
 )
 
 EN = Texts(
@@ -140,6 +198,24 @@ EN = Texts(
     other_sources="<b>Other sources</b>",
     more_sources="More sources",
     no_more_sources="No more sources.",
+    also_reported="🔁 <i>Also reported by:</i> {outlets}",
+    no_news_for_period=(
+        "🗓 The corpus has no news from {period}; its latest articles are from {latest}."
+    ),
+    months=(
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
     session_expired="This answer has expired; please ask your question again.",
     feedback_thanks="Thanks, your feedback was recorded.",
     empty_question=(
@@ -199,11 +275,35 @@ EN = Texts(
         "⚠️ {name} was saved but could not be indexed; the previous index is still serving.\n"
         "Reason: {reason}\nFix the problem and run /reload."
     ),
+    auto_update=(
+        "🔄 <b>Last automatic update</b> ({when}, {origin}): added {added}, changed "
+        "{changed}, removed {removed}, files skipped {skipped}"
+    ),
+    auto_update_refused=(
+        "⚠️ <b>Last automatic update</b> ({when}, {origin}) not done: it would have removed "
+        "{removing} of {total} articles. Send /reload confirm if that is intended."
+    ),
+    auto_update_failed=(
+        "❌ <b>Last automatic update</b> ({when}, {origin}) failed; the previous index is "
+        "still serving. Reason: {reason}"
+    ),
+    auto_none_yet="🔄 Watching the corpus folder; no automatic update yet.",
+    watching_off="The corpus folder is not watched (WATCH_CORPUS=false): /reload updates it.",
+    origin_watch="folder watch",
+    origin_feeds="feeds",
+    feeds_header="📰 <b>Feeds</b> ({count}; read every {interval})",
+    feed_round="• {feed}\n  {when}: new {new}, known {known}, skipped {skipped}",
+    feed_round_failed=(
+        "• {feed}\n  {when}: unreadable ({error}); new {new}, known {known}, skipped {skipped}"
+    ),
+    feed_never_read="• {feed}\n  not read yet",
+    no_feeds="📰 No feeds configured (FEED_URLS).",
     command_ask="Ask the corpus a question",
     command_help="What the bot knows and how to ask",
     command_start="Welcome and help",
     command_reload="Re-read the corpus folder and update the index",
     command_stats="Index and usage statistics",
+    command_feeds="News feeds and their last rounds",
 )
 
 HELP = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,19 @@ class AnswerRule:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another outlet's article of the same story."""
+
+    article_id: str
+    title: str
+    source_url: str | None
+    date: str | None
+
+    def to_dict(self) -> dict:
+        return {"title": self.title, "source_url": self.source_url, "date": self.date}
+
+
+@dataclass(frozen=True)
 class Hit:
     """One passage of an answer, with what the user sees and why it was judged."""
 
@@ -60,9 +74,12 @@ class Hit:
     date: str | None
     evidence: Evidence
     weak: bool  # does not, by itself, answer the question
+    attribution: str | None = None  # "Kaynak: AA", "Muhabir: Ayşe Demir"
+    also: tuple[Copy, ...] = ()  # the same story from other outlets, earliest first
 
     def to_dict(self) -> dict:
-        return {
+        """One passage of the JSON contract; `attribution` and `also` only when known."""
+        out = {
             "text": self.text,
             "highlight": self.highlight,
             "score": round(self.score, 6),
@@ -70,6 +87,31 @@ class Hit:
             "title": self.title,
             "source_url": self.source_url,
             "date": self.date,
+        }
+        if self.attribution:
+            out["attribution"] = self.attribution
+        if self.also:
+            out["also"] = [copy.to_dict() for copy in self.also]
+        return out
+
+
+@dataclass(frozen=True)
+class Declined:
+    """A question bound to a period no indexed article is from ("bugün", "geçen hafta")."""
+
+    start: dt.date | None
+    end: dt.date | None
+    latest: dt.date | None  # the corpus's newest publication day (as of the question)
+
+    def to_dict(self) -> dict:
+        def day(value: dt.date | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "reason": "no article from the period asked about",
+            "start": day(self.start),
+            "end": day(self.end),
+            "latest_date": day(self.latest),
         }
 
 
@@ -80,15 +122,19 @@ class Answer:
     passages: list[Hit]
     latency_ms: float
     language: str  # "tr" or "en": the question's language, for replies
+    declined: Declined | None = None
 
     def to_dict(self) -> dict:
-        """The `qabot ask --json` contract, exactly."""
-        return {
+        """The `qabot ask --json` contract; `declined` only when the question was."""
+        out = {
             "question": self.question,
             "answered": self.answered,
             "passages": [hit.to_dict() for hit in self.passages],
             "latency_ms": round(self.latency_ms, 2),
         }
+        if self.declined is not None:
+            out["declined"] = self.declined.to_dict()
+        return out
 
 
 def answering(

@@ -36,7 +36,9 @@ class EngineConfig:
     model_load_timeout: float = 120.0  # seconds before giving up on a download
     batch_size: int = 32
     device: str = "auto"  # a sentence-transformers model's torch device; "auto": GPU if any
-    encode_workers: int = 0  # processes for bulk encoding with the bundled model; 0: a core each
+    # Processes for bulk encoding with the bundled model, one single-threaded copy each; 1:
+    # the engine's own threads (measured as fast on 2 cores: docs/performance.md).
+    encode_workers: int = 1
     vector_backend: str = "faiss"  # embeddings/ann: the dense index of each segment
     hnsw_threshold: int = 50_000  # passages above which FAISS uses HNSW instead of exact search
     fusion: FusionConfig = field(default_factory=FusionConfig)

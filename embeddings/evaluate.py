@@ -1,6 +1,12 @@
 """Passage-retrieval evaluation on a SQuAD-format file (XQuAD): Recall@k, MRR@10, nDCG@10,
 and how often "answered" is said with the source article indexed and with it held out.
 
+Two held-out measures. `evaluate(answerability=True)` removes the document's passages from
+the question's rankings, the index otherwise unchanged (cheap: what `qabot calibrate`
+reports). `holdout` re-indexes without the documents, as a corpus that never had them: the
+question's own words are then unknown to the index, which changes their weights and can
+make a Turkish question look like one in another language (`fusion.is_cross`).
+
 Each paragraph becomes an article; a question is scored on the rank of the paragraph it was
 written on, a paragraph ranking where it first appears among the ranked passages (so the
 evaluation measures the real pipeline, passage splitting included). Weights and thresholds
@@ -12,16 +18,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from embeddings.corpus import Article, title_from_text
+from embeddings.corpus import Article, LoadResult, title_from_text
 from embeddings.engine import Engine
 from embeddings.fusion import Ranking
 from embeddings.retrieval import Retrieval
 
 CUTOFFS = (1, 5, 10)
 SPLITS = ("all", "tune", "test")
+FOLD_DOCUMENTS = 8  # documents held out at a time by `holdout` (every 6th of 48 for "all")
 
 
 @dataclass(frozen=True)
@@ -153,3 +161,60 @@ async def evaluate(
             "answered_held_out": round(sum(b for _, b in rates) / n, 4),
         }
     return result
+
+
+def holdout_folds(documents: Iterable[str], size: int = FOLD_DOCUMENTS) -> list[list[str]]:
+    """The documents in folds of about `size`, each taking every n-th one (spread over the
+    file, not one block of neighbouring topics)."""
+    names = sorted(set(documents))
+    count = max(1, math.ceil(len(names) / size))
+    return [names[i::count] for i in range(count) if names[i::count]]
+
+
+async def holdout(
+    engine: Engine,
+    articles: list[Article],
+    question_sets: dict[str, list[Question]],
+    *,
+    split: str = "test",
+    size: int = FOLD_DOCUMENTS,
+) -> dict[str, dict[str, float | int]]:
+    """Per question set: how often its questions (of `split`) are answered as served
+    (`Engine.ask`) with every document indexed, and with their document removed from the
+    index and the index rebuilt without it, fold by fold. `engine` must hold `articles`;
+    it holds them again afterwards (nothing is embedded again: the cache keeps the vectors)."""
+    chosen = {name: [q for q in qs if in_split(q, split)] for name, qs in question_sets.items()}
+    indexed = {name: [await engine.ask(q.text) for q in qs] for name, qs in chosen.items()}
+    held: dict[str, dict[int, bool]] = {name: {} for name in chosen}
+    folds = holdout_folds((q.document for qs in chosen.values() for q in qs), size)
+    try:
+        for fold in folds:
+            gone = set(fold)
+            kept = [a for a in articles if a.id.split("-", 1)[0] not in gone]
+            await engine.apply(LoadResult(kept), allow_mass_delete=True)
+            for name, qs in chosen.items():
+                for i, q in enumerate(qs):
+                    if q.document in gone:
+                        held[name][i] = (await engine.ask(q.text)).answered
+    finally:
+        await engine.apply(LoadResult(articles))
+    out: dict[str, dict[str, float | int]] = {}
+    for name, qs in chosen.items():
+        n = len(qs) or 1
+        answers = indexed[name]
+        out[name] = {
+            "questions": len(qs),
+            "documents": len({q.document for q in qs}),
+            "folds": len(folds),
+            "answered_in_corpus": round(sum(a.answered for a in answers) / n, 4),
+            "answered_right_in_corpus": round(
+                sum(
+                    a.answered and a.passages[0].article_id == q.article_id
+                    for a, q in zip(answers, qs, strict=True)
+                )
+                / n,
+                4,
+            ),
+            "answered_held_out": round(sum(held[name].values()) / n, 4),
+        }
+    return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embeddings import sentences, store
+from embeddings import news, sentences, store
 from embeddings.corpus import (
     Article,
     CorpusRootError,
@@ -37,6 +37,7 @@ from embeddings.corpus import (
 from embeddings.encoders.pool import EncoderPool
 from embeddings.progress import Progress, ProgressCallback
 from embeddings.splitter import Passage, split_article
+from embeddings.stories import StoryIndex
 from embeddings.text import ANALYZER_VERSION, terms
 
 if TYPE_CHECKING:
@@ -120,6 +121,7 @@ class Indexer:
     _writer: aiosqlite.Connection
     _snapshot: Snapshot
     _update_lock: asyncio.Lock
+    _stories: StoryIndex | None = None  # the indexed articles' stories, once read
 
     async def update(
         self,
@@ -261,13 +263,14 @@ class Indexer:
         """`_apply`, with any failure turned into IndexUpdateError (the old index serving)."""
         try:
             report = await self._apply(scope, progress, allow_mass_delete)
-        except IndexUpdateError:
-            raise
-        except (sqlite3.Error, OSError) as err:  # full disk, I/O error: the cause says it
-            log.warning("Index update failed (%s); the previous index keeps serving.", err)
-            raise IndexUpdateError(f"{type(err).__name__}: {err}") from err
-        except Exception as err:
-            log.exception("Index update failed; the previous index keeps serving.")
+        except BaseException as err:
+            self._stories = None  # it may hold what was rolled back: read it again
+            if isinstance(err, IndexUpdateError) or not isinstance(err, Exception):
+                raise
+            if isinstance(err, sqlite3.Error | OSError):  # full disk, I/O error: it says why
+                log.warning("Index update failed (%s); the previous index keeps serving.", err)
+            else:
+                log.exception("Index update failed; the previous index keeps serving.")
             raise IndexUpdateError(f"{type(err).__name__}: {err}") from err
         report.seconds = time.perf_counter() - started
         self._schedule_merge()
@@ -311,6 +314,9 @@ class Indexer:
             report.passages_removed = len(removed_rows)
             removed_ids = [rowid for rowid, _ in removed_rows]
             rowids = await store.insert_articles(self._writer, prepared)
+            stories = await self._story_index()
+            stories.remove([a.id for a in changed] + removed)
+            await news.annotate(self._writer, [article for article, _, _ in prepared], stories)
             terms_of = [t for _, _, passage_terms in prepared for t in passage_terms]
             rows = list(zip(rowids, terms_of, strict=True))
             report.passages_added = len(rows)
@@ -338,6 +344,12 @@ class Indexer:
         self._snapshot = snapshot
         self._remove_stale_files()
         return report
+
+    async def _story_index(self) -> StoryIndex:
+        """The indexed articles' stories, read from the database on the first update only."""
+        if self._stories is None:
+            self._stories = await news.story_index(self._writer)
+        return self._stories
 
     async def collect_garbage(self, *, everything: bool = False) -> tuple[int, int]:
         """Delete the cached vectors whose passage left the corpus more than
@@ -373,7 +385,7 @@ class Indexer:
         state = Progress("passages", len(todo))
         with contextlib.ExitStack() as stack:
             model: Encoder | EncoderPool = encoder
-            workers = self.config.encode_workers or os.cpu_count() or 1
+            workers = self.config.encode_workers
             if encoder.parallel and workers > 1 and len(todo) >= POOL_PASSAGES:
                 model = stack.enter_context(EncoderPool(encoder.name, workers))
             for start in range(0, len(todo), EMBED_CHUNK):

@@ -7,6 +7,7 @@ with one sentence of overlap so an answer that straddles two passages is whole i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from embeddings.corpus import Article, attribution_tail
 
 MAX_WORDS = 100  # ~200 multilingual-e5 tokens for Turkish text; the model's limit is 512
 MIN_WORDS = 60  # below this a passage keeps taking sentences past a paragraph break
+# Words a question about an article's source uses, in Turkish (English questions reach them
+# through the glossary: "agency" → "ajans", "source" → "kaynak").
+ATTRIBUTION_LABEL = "Haberin kaynağı, haber ajansı:"
 
 # Abbreviations after which a period does not end a Turkish (or English) sentence.
 ABBREVIATIONS = frozenset(
@@ -82,6 +86,7 @@ class Passage:
     paragraph_starts: tuple[bool, ...]  # sentence i opens a new paragraph
     title: str
     title_in_text: bool  # the title was derived from the text, so it adds nothing to ranking
+    attribution: str | None = None  # the article's source, on the passage that names it
 
     @property
     def text(self) -> str:
@@ -89,8 +94,11 @@ class Passage:
 
     @property
     def ranking_text(self) -> str:
-        """What is embedded and lexically indexed: a real title gives a passage its topic."""
-        return self.text if self.title_in_text else f"{self.title}\n{self.text}"
+        """What is embedded and lexically indexed: a real title gives a passage its topic,
+        and the article's attribution, labelled, makes "which agency reported…" findable
+        ("VNA'ya göre" alone shares no word with "kaynağı hangi ajans?")."""
+        text = self.text if self.title_in_text else f"{self.title}\n{self.text}"
+        return f"{text}\n{ATTRIBUTION_LABEL} {self.attribution}" if self.attribution else text
 
 
 def join_sentences(sentences: tuple[str, ...], paragraph_starts: tuple[bool, ...]) -> str:
@@ -160,6 +168,10 @@ def split_article(article: Article, max_words: int = MAX_WORDS) -> list[Passage]
     if current and fresh:
         windows.append(current)
     title_in_text = article.text.startswith(article.title.rstrip("…"))
+    # The attribution is labelled on the passage that holds it: the closing lines are in the
+    # last one, an agency dateline ("VAN (AA) -") in the first.
+    dateline = bool(article.attribution) and body == len(paragraphs) and bool(paragraphs)
+    dateline = dateline and f"({article.attribution})" in paragraphs[0]
     passages: list[Passage] = []
     seen: set[str] = set()
     for window in windows:
@@ -180,6 +192,9 @@ def split_article(article: Article, max_words: int = MAX_WORDS) -> list[Passage]
                 title_in_text=title_in_text,
             )
         )
+    if article.attribution and passages:
+        where = 0 if dateline else len(passages) - 1
+        passages[where] = dataclasses.replace(passages[where], attribution=article.attribution)
     return passages
 
 

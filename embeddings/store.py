@@ -6,6 +6,7 @@ writes, and an update becomes visible in one commit.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -17,10 +18,12 @@ from urllib.parse import quote
 import aiosqlite
 import numpy as np
 
+from embeddings.answer import Copy
 from embeddings.corpus import Article
 from embeddings.splitter import Passage, join_sentences
+from embeddings.stories import NUM_PERM
 
-SCHEMA_VERSION = "3"  # 2: embeddings.orphaned_at; 3: files
+SCHEMA_VERSION = "4"  # 2: embeddings.orphaned_at; 3: files; 4: articles' news facts
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -30,7 +33,12 @@ CREATE TABLE IF NOT EXISTS articles (
     date TEXT,
     lang TEXT,
     source_file TEXT NOT NULL,
-    content_hash TEXT NOT NULL
+    content_hash TEXT NOT NULL,
+    attribution TEXT,  -- "Kaynak: AA", "VNA'ya göre" (corpus.attribution_of)
+    published TEXT,  -- ISO day parsed from `date`; NULL when undated
+    mentions TEXT,  -- JSON [[start, end], ...]: the dates its text mentions (timewords)
+    story TEXT,  -- the story it belongs to (stories.py); copies of one article share it
+    signature BLOB  -- MinHash of its text, uint32[stories.NUM_PERM]
 );
 CREATE TABLE IF NOT EXISTS passages (
     rowid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -63,6 +71,18 @@ ORPHANS_INDEX = """
 CREATE INDEX IF NOT EXISTS embeddings_orphaned ON embeddings (orphaned_at)
     WHERE orphaned_at IS NOT NULL;
 """
+# Created by `_migrate`, after the columns they index exist in an older database too.
+NEWS_INDEXES = """
+CREATE INDEX IF NOT EXISTS articles_by_story ON articles (story);
+CREATE INDEX IF NOT EXISTS articles_by_published ON articles (published);
+"""
+NEWS_COLUMNS = {
+    "attribution": "TEXT",
+    "published": "TEXT",
+    "mentions": "TEXT",
+    "story": "TEXT",
+    "signature": "BLOB",
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +97,7 @@ class StoredPassage:
     title: str
     source_url: str | None
     date: str | None
+    attribution: str | None = None
 
     @property
     def text(self) -> str:
@@ -124,7 +145,12 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
         columns = {row[1] async for row in cur}
     if "orphaned_at" not in columns:
         await conn.execute("ALTER TABLE embeddings ADD COLUMN orphaned_at REAL")
-    await conn.executescript(ORPHANS_INDEX)
+    async with conn.execute("PRAGMA table_info(articles)") as cur:
+        columns = {row[1] async for row in cur}
+    for name, kind in NEWS_COLUMNS.items():
+        if name not in columns:  # filled when the articles are next analysed (text.py)
+            await conn.execute(f"ALTER TABLE articles ADD COLUMN {name} {kind}")
+    await conn.executescript(ORPHANS_INDEX + NEWS_INDEXES)
     await set_meta(conn, "schema_version", SCHEMA_VERSION)
 
 
@@ -205,6 +231,7 @@ async def insert_articles(
                 article.lang,
                 article.source_file,
                 article.content_hash,
+                article.attribution,
             )
         )
         for passage, passage_terms in zip(article_passages, terms, strict=True):
@@ -217,7 +244,11 @@ async def insert_articles(
                 (last, passage.id, article.id, passage.position, sentences, passage.ranking_text)
             )
             lexical.append((last, passage_terms))
-    await conn.executemany("INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?)", articles)
+    await conn.executemany(
+        "INSERT INTO articles (id, title, source_url, date, lang, source_file, content_hash,"
+        " attribution) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        articles,
+    )
     await conn.executemany(
         "INSERT INTO passages (rowid, id, article_id, position, sentences, ranking_text)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -233,7 +264,8 @@ async def fetch_passages(conn: aiosqlite.Connection, rowids: list[int]) -> dict[
     marks = ",".join("?" * len(rowids))
     sql = (
         "SELECT p.rowid, p.id, p.article_id, p.position, p.sentences, p.ranking_text,"
-        " a.title, a.source_url, a.date FROM passages p JOIN articles a ON a.id = p.article_id"
+        " a.title, a.source_url, a.date, a.attribution"
+        " FROM passages p JOIN articles a ON a.id = p.article_id"
         f" WHERE p.rowid IN ({marks})"
     )
     out = {}
@@ -251,6 +283,7 @@ async def fetch_passages(conn: aiosqlite.Connection, rowids: list[int]) -> dict[
                 title=row[6],
                 source_url=row[7],
                 date=row[8],
+                attribution=row[9],
             )
     return out
 
@@ -451,3 +484,97 @@ async def article_sources(conn: aiosqlite.Connection, ids: Iterable[str]) -> dic
         async with conn.execute(sql, part) as cur:
             out.update({r[0]: r[1] async for r in cur})
     return out
+
+
+@dataclass(frozen=True)
+class NewsFacts:
+    """What the question path needs to know of a candidate passage's article."""
+
+    article_id: str
+    story: str  # the article's own id until a story is assigned
+    published: dt.date | None
+    mentions: str | None  # JSON [[start, end], ...], parsed only by questions that need it
+
+
+async def news_facts(conn: aiosqlite.Connection, rowids: list[int]) -> dict[int, NewsFacts]:
+    """Passage row id → its article's news facts, for the candidates of a question."""
+    if not rowids:
+        return {}
+    marks = ",".join("?" * len(rowids))
+    sql = (
+        "SELECT p.rowid, a.id, a.story, a.published, a.mentions FROM passages p"
+        f" JOIN articles a ON a.id = p.article_id WHERE p.rowid IN ({marks})"
+    )
+    async with conn.execute(sql, rowids) as cur:
+        return {
+            row[0]: NewsFacts(
+                row[1], row[2] or row[1], dt.date.fromisoformat(row[3]) if row[3] else None, row[4]
+            )
+            async for row in cur
+        }
+
+
+async def latest_published(conn: aiosqlite.Connection, as_of: dt.date | None) -> dt.date | None:
+    """The newest publication day (not after `as_of`); None in a corpus without dates."""
+    sql = "SELECT max(published) FROM articles WHERE published <= ?"
+    limit = (as_of or dt.date.max).isoformat()
+    async with conn.execute(sql, (limit,)) as cur:
+        (day,) = await cur.fetchone()
+    return dt.date.fromisoformat(day) if day else None
+
+
+async def published_between(conn: aiosqlite.Connection, start: dt.date, end: dt.date) -> bool:
+    """Was any article published in [start, end]?"""
+    sql = "SELECT 1 FROM articles WHERE published BETWEEN ? AND ? LIMIT 1"
+    async with conn.execute(sql, (start.isoformat(), end.isoformat())) as cur:
+        return await cur.fetchone() is not None
+
+
+async def story_copies(
+    conn: aiosqlite.Connection, stories: Iterable[str], as_of: dt.date | None
+) -> dict[str, list[Copy]]:
+    """story → its articles (not published after `as_of`), earliest first, undated last."""
+    names = list(dict.fromkeys(stories))
+    if not names:
+        return {}
+    marks = ",".join("?" * len(names))
+    sql = (
+        "SELECT story, id, title, source_url, date, published FROM articles"
+        f" WHERE story IN ({marks}) AND (published IS NULL OR published <= ?)"
+        " ORDER BY published IS NULL, published, id"
+    )
+    out: dict[str, list[Copy]] = {}
+    limit = (as_of or dt.date.max).isoformat()
+    async with conn.execute(sql, (*names, limit)) as cur:
+        async for row in cur:
+            out.setdefault(row[0], []).append(Copy(row[1], row[2], row[3], row[4]))
+    return out
+
+
+async def story_rows(
+    conn: aiosqlite.Connection, exclude: set[str]
+) -> tuple[list[str], list[str], np.ndarray]:
+    """(ids, stories, signatures) of the indexed articles that have a signature, except
+    `exclude`: what new articles are compared with to find the story they belong to."""
+    ids, names, blobs = [], [], []
+    async with conn.execute(
+        "SELECT id, story, signature FROM articles WHERE signature IS NOT NULL ORDER BY rowid"
+    ) as cur:
+        async for row in cur:
+            if row[0] not in exclude:
+                ids.append(row[0])
+                names.append(row[1] or row[0])
+                blobs.append(row[2])
+    sigs = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(len(blobs), NUM_PERM)
+    return ids, names, sigs
+
+
+async def set_news_facts(
+    conn: aiosqlite.Connection,
+    rows: Iterable[tuple[str | None, str | None, str, bytes, str]],
+) -> None:
+    """(published, mentions JSON, story, signature, article id) of each annotated article."""
+    await conn.executemany(
+        "UPDATE articles SET published = ?, mentions = ?, story = ?, signature = ? WHERE id = ?",
+        list(rows),
+    )

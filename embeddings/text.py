@@ -207,7 +207,9 @@ QUESTION_WORDS = frozenset(
     """.split()
 )
 
-ANALYZER_VERSION = "stem+prefix5/2"  # bump when terms() changes: the index is re-analysed
+# Bump when terms() or what they are taken from changes: every article is analysed again.
+# 3: passages' ranking text labels the attribution; articles gain their news facts (news.py).
+ANALYZER_VERSION = "stem+prefix5/3"
 PREFIX_LETTERS = 5
 PREFIX_MARK = "_"  # keeps prefix terms apart from stems; never part of a word token
 

@@ -1,9 +1,9 @@
-"""Bulk encoding on every core: one single-threaded copy of the bundled model per process.
+"""Bulk encoding on several cores: one single-threaded copy of the bundled model per process
+(`ENCODE_WORKERS`), for machines where the engine's own threads stop scaling.
 
-The bundled engine's own threads scale poorly with batch size (see docs/performance.md:
-two threads on one batch encode no faster than one), while two processes with one thread
-each share nothing and run side by side. Only large jobs use the pool (a first build, a
-bulk import): starting a worker costs a model load.
+On the 2-core development machine two processes measured no faster than one engine with
+two threads (docs/performance.md), so the default is one process. Only large jobs use the
+pool (a first build, a bulk import): starting a worker costs a model load.
 """
 
 from __future__ import annotations

@@ -97,6 +97,7 @@ def settings(tmp_path: Path, corpus: Path) -> Settings:
         embedding_model=None,
         rate_limit_questions=20,
         rate_limit_window=60.0,
+        watch_corpus=False,  # tests that change the corpus and /reload must not race a watcher
     )
 
 

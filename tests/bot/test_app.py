@@ -139,8 +139,8 @@ async def test_start_up_builds_the_index_registers_commands_and_logs_ready(
     assert commands == {
         (None, None): ["ask", "help", "start"],
         (None, "en"): ["ask", "help", "start"],
-        (ADMIN, None): ["ask", "help", "start", "reload", "stats"],
-        (ADMIN, "en"): ["ask", "help", "start", "reload", "stats"],
+        (ADMIN, None): ["ask", "help", "start", "reload", "stats", "feeds"],
+        (ADMIN, "en"): ["ask", "help", "start", "reload", "stats", "feeds"],
     }
     methods = [call.method for call in bot.tg.calls]
     assert methods.index("setMyCommands") < methods.index("getUpdates")

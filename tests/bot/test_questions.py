@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import html
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -362,3 +364,50 @@ async def test_an_answer_does_not_depend_on_logging_the_question(
     sentinel = bot.tg.private_message(USER, TR_OUT_OF_CORPUS)
     await bot.reply_to(sentinel)
     assert bot.sent_to(update) == [reply]  # and no "something went wrong" after it
+
+
+NEWS_CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "news" / "corpus"
+
+
+async def test_news_replies_show_the_other_outlets_and_the_source_line(
+    start_bot: StartBot, corpus: Path
+) -> None:
+    """The dated news fixture beside the seed articles: a reposted story is quoted once,
+    the other outlets linked on one line under it, its attribution on the source line."""
+    for path in NEWS_CORPUS.iterdir():
+        shutil.copy(path, corpus)
+    bot = await start_bot()
+    question = "Van Gölü'nde inci kefalinin üreme göçü ne zaman başladı?"
+    reply = await bot.reply_to(bot.tg.private_message(USER, question))
+    text = reply.result["text"]
+    assert "Aynı haber: " in text
+    assert "gazete-b.example (2026-05-13)" in text
+    titles = (
+        "Van Gölü'nde inci kefalinin",
+        "İnci kefalleri Deliçay'da",
+        "Van'da inci kefali göçü erken",
+    )
+    assert sum(f"📰 {title}" in text for title in titles) == 1  # the copies are not sources
+    assert '<a href="https://gazete-a.example/van/inci-kefalleri-delicay">' in reply.params["text"]
+    assert "✍️ AA" in text or "✍️ Kaynak: Anadolu Ajansı" in text
+
+
+async def test_a_question_about_today_without_news_from_today_is_declined(
+    start_bot: StartBot, corpus: Path
+) -> None:
+    """The bot reads time words against today: the newest article is from yesterday."""
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    (corpus / "dun.md").write_text(
+        f"---\ntitle: Dünkü haber\ndate: {yesterday.isoformat()}\n---\n"
+        "Belediye meclisi dün yeni park projesini onayladı.\n",
+        encoding="utf-8",
+    )
+    bot = await start_bot()
+    for question, t in (("Bugün ne oldu?", TR), ("What happened today?", EN)):
+        reply = await bot.reply_to(bot.tg.private_message(USER, question))
+        day = f"{yesterday.day} {t.months[yesterday.month - 1]} {yesterday.year}"
+        assert reply.result["text"].startswith("🗓 ")
+        assert day in reply.result["text"]
+        assert "<blockquote" not in reply.params["text"]
+    park = await bot.reply_to(bot.tg.private_message(USER, "Dün meclis hangi projeyi onayladı?"))
+    assert "park projesini" in park.result["text"]

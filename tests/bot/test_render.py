@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import pytest
 from telegram import MessageEntity
 
@@ -14,12 +17,13 @@ from bot.render import (
     plain_text,
     quote,
     render_answer,
+    render_declined,
     render_more,
     source_line,
     utf16_len,
 )
 from bot.texts import EN, TR
-from embeddings.answer import Evidence, Hit
+from embeddings.answer import Copy, Declined, Evidence, Hit
 from tests.bot.fake_telegram import parse_html
 
 
@@ -33,6 +37,8 @@ def hit(
     url: str | None = "https://example.org/a",
     date: str | None = "2024-12-16",
     weak: bool = False,
+    attribution: str | None = None,
+    also: tuple[Copy, ...] = (),
 ) -> Hit:
     return Hit(
         passage_id=passage_id,
@@ -45,6 +51,8 @@ def hit(
         date=date,
         evidence=Evidence(coverage=0.2 if weak else 1.0),
         weak=weak,
+        attribution=attribution,
+        also=also,
     )
 
 
@@ -223,3 +231,66 @@ def test_quote_leads_with_the_answer_when_it_sits_deep_in_the_passage():
 def test_quote_keeps_a_short_lead_in_whole():
     [rendered] = quote("Kısa giriş. Yanıt burada.", "Yanıt burada.")
     assert rendered == "<blockquote>Kısa giriş. <b>Yanıt burada.</b></blockquote>"
+
+
+REPOSTS = (
+    Copy("b", "Göç <erken> başladı", "https://www.gazete-a.example/van?x=1&y=2", "2026-05-12"),
+    Copy("c", "Kefaller & göç", None, "2026-05-13"),
+    Copy("d", "Üçüncü", "javascript:alert(1)", None),
+)
+
+
+@pytest.mark.parametrize(("t", "label"), [(TR, "Aynı haber:"), (EN, "Also reported by:")])
+def test_other_outlets_of_the_story_are_one_line_of_links_under_the_quote(t, label) -> None:
+    [message] = render_answer(order_sources([hit(also=REPOSTS)]), answered=True, t=t)
+
+    text, found = parse_html(message)  # strict: raises on anything Telegram would reject
+    lines = text.splitlines()
+    assert lines[-1] == (
+        f"🔁 {label} gazete-a.example (2026-05-12), Kefaller & göç (2026-05-13), Üçüncü"
+    )
+    assert lines[-2].startswith("📰 A title")
+    links = [e.url for e in found if e.type == MessageEntity.TEXT_LINK]
+    assert links == ["https://example.org/a", "https://www.gazete-a.example/van?x=1&y=2"]
+
+
+def test_the_attribution_is_shown_on_the_source_line_escaped() -> None:
+    [message] = render_answer(
+        order_sources([hit(attribution="Muhabir: <Ayşe> & Kaynak: DHA")]), answered=True, t=TR
+    )
+    text, _ = parse_html(message)
+    assert "📰 A title · 2024-12-16 · ✍️ Muhabir: <Ayşe> & Kaynak: DHA" in text
+
+
+def test_more_sources_pages_show_each_storys_other_outlets_too() -> None:
+    hits = [hit(passage_id=f"p{i}", article_id=f"a{i}", also=REPOSTS[:1]) for i in range(5)]
+    [page] = render_more(order_sources(hits), 3, EN)
+    assert page.count("Also reported by:") == 2
+
+
+def test_sources_stored_before_attributions_and_copies_still_load() -> None:
+    stored = Source.from_hit(hit(also=REPOSTS, attribution="AA")).to_dict()
+    again = Source.from_dict(json.loads(json.dumps(stored)))
+    assert again == Source.from_hit(hit(also=REPOSTS, attribution="AA"))
+    old = {k: v for k, v in stored.items() if k not in ("also", "attribution")}
+    assert Source.from_dict(old).also == () and Source.from_dict(old).attribution is None
+
+
+@pytest.mark.parametrize(
+    ("t", "expected"),
+    [
+        (TR, "Derlemde 1 Aralık 2026 tarihli haber yok; en yeni haberler 1 Ekim 2026 tarihli."),
+        (EN, "The corpus has no news from 1 December 2026; its latest articles are from "
+         "1 October 2026."),
+    ],
+)  # fmt: skip
+def test_a_declined_question_says_the_latest_date_the_corpus_has(t, expected) -> None:
+    day = dt.date(2026, 12, 1)
+    [message] = render_declined(Declined(day, day, dt.date(2026, 10, 1)), t)
+    assert plain_text(message) == f"🗓 {expected}"
+
+
+def test_a_declined_period_names_both_ends() -> None:
+    declined = Declined(dt.date(2026, 9, 28), dt.date(2026, 10, 4), dt.date(2026, 6, 18))
+    [message] = render_declined(declined, EN)
+    assert "28 September 2026 – 4 October 2026" in message

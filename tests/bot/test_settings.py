@@ -44,7 +44,15 @@ def test_file_url_follows_a_self_hosted_api():
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("ADMIN_USER_IDS", "alice"), ("RATE_LIMIT_QUESTIONS", "five"), ("LEXICAL_BACKEND", "bm42")],
+    [
+        ("ADMIN_USER_IDS", "alice"),
+        ("RATE_LIMIT_QUESTIONS", "five"),
+        ("LEXICAL_BACKEND", "bm42"),
+        ("WATCH_CORPUS", "maybe"),
+        ("FEED_URLS", "https://haber.example/rss ftp://haber.example/rss"),
+        ("FEED_URLS", "haber.example/rss"),
+        ("FEED_INTERVAL_SECONDS", "5"),
+    ],
 )
 def test_bad_values_name_the_variable(name: str, value: str):
     with pytest.raises(SettingsError, match=name):
@@ -55,3 +63,26 @@ def test_malformed_token_is_explained_without_echoing_it():
     settings = load_settings(env={"TELEGRAM_BOT_TOKEN": "not-a-token"}, env_file=None)
     problem = settings.token_problem()
     assert "malformed" in problem and "not-a-token" not in problem
+
+
+def test_watching_is_on_and_no_feed_is_read_unless_configured():
+    settings = load_settings(env={}, env_file=ROOT / ".env.example")
+    assert settings.watch_corpus is True
+    assert settings.feed_urls == () and settings.feed_interval == 900.0
+
+
+def test_feed_urls_are_comma_or_space_separated_and_reach_the_ingest_config():
+    settings = load_settings(
+        env={
+            "FEED_URLS": "https://a.example/rss, https://b.example/atom\nhttps://a.example/rss",
+            "FEED_INTERVAL_SECONDS": "600",
+            "WATCH_CORPUS": "false",
+            "DATA_DIR": "/srv/qabot",
+        },
+        env_file=None,
+    )
+    assert settings.watch_corpus is False
+    config = settings.ingest_config()
+    assert config.feed_urls == ("https://a.example/rss", "https://b.example/atom")
+    assert config.feed_interval == 600.0
+    assert config.state_path == Path("/srv/qabot/ingest.sqlite3")

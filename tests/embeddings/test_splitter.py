@@ -2,8 +2,8 @@ import dataclasses
 import itertools
 from pathlib import Path
 
-from embeddings.corpus import Article, load_corpus
-from embeddings.splitter import MAX_WORDS, split_article, split_sentences
+from embeddings.corpus import Article, attribution_of, load_corpus
+from embeddings.splitter import ATTRIBUTION_LABEL, MAX_WORDS, split_article, split_sentences
 
 
 def test_ordinals_abbreviations_and_codes_do_not_end_sentences():
@@ -56,3 +56,21 @@ def test_derived_titles_are_not_repeated_into_ranking_text():
     untitled = Article(id="b", title="Birinci cümle burada", text="Birinci cümle burada.")
     assert split_article(titled)[0].ranking_text.startswith("Gerçek Başlık\n")
     assert split_article(untitled)[0].ranking_text == "Birinci cümle burada."
+
+
+def test_the_attribution_is_labelled_in_the_ranking_text_of_the_passage_naming_it():
+    """Closing lines are in the last passage, an agency dateline in the first; the label
+    adds the words a question about the source uses, and changes no displayed text or id."""
+    body = "\n".join(f"Bu {n}. paragrafın tek cümlesi göç üzerine yazıldı." for n in range(30))
+    closing = Article(id="c", title="T", text=f"{body}\nKaynak: AA")
+    dateline = Article(id="d", title="T", text=f"VAN (AA) - Göç başladı.\n{body}")
+    for article, where in ((closing, -1), (dateline, 0)):
+        article = dataclasses.replace(article, attribution=attribution_of(article.text))
+        passages = split_article(article)
+        assert len(passages) > 2 and article.attribution in ("Kaynak: AA", "AA")
+        labelled = passages[where]
+        assert labelled.ranking_text.endswith(f"{ATTRIBUTION_LABEL} {article.attribution}")
+        assert ATTRIBUTION_LABEL not in labelled.text
+        plain = split_article(dataclasses.replace(article, attribution=None))
+        assert [p.id for p in plain] == [p.id for p in passages]
+        assert sum(ATTRIBUTION_LABEL in p.ranking_text for p in passages) == 1

@@ -83,6 +83,35 @@ async def test_a_database_from_before_the_grace_period_gains_its_column(tmp_path
         await conn.close()
 
 
+async def test_a_database_from_before_news_facts_gains_their_columns(tmp_path: Path):
+    """Schema 3 had no attribution, dates, story or signature: the columns are added (left
+    empty until the articles are analysed again), and opening it again writes nothing."""
+    path = tmp_path / "qabot.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute(
+        "CREATE TABLE articles (id TEXT PRIMARY KEY, title TEXT NOT NULL, source_url TEXT,"
+        " date TEXT, lang TEXT, source_file TEXT NOT NULL, content_hash TEXT NOT NULL)"
+    )
+    raw.execute("INSERT INTO articles VALUES ('a', 'T', NULL, '2026-01-05', 'tr', 'a.md', 'h')")
+    raw.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    raw.execute("INSERT INTO meta VALUES ('schema_version', '3')")
+    raw.commit()
+    raw.close()
+    conn = await store.connect(path)
+    try:
+        sql = "SELECT id, attribution, published, mentions, story, signature FROM articles"
+        async with conn.execute(sql) as cur:
+            assert await cur.fetchall() == [("a", None, None, None, None, None)]
+        assert await store.latest_published(conn, None) is None  # undated until analysed
+    finally:
+        await conn.close()
+    conn = await store.connect(path)
+    try:
+        assert conn.total_changes == 0
+    finally:
+        await conn.close()
+
+
 async def test_vectors_of_removed_passages_are_dated_kept_and_pruned(tmp_path: Path):
     conn = await store.connect(tmp_path / "qabot.sqlite3")
     try:

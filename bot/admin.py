@@ -7,7 +7,6 @@ import asyncio
 import collections
 import html
 import logging
-import os
 import re
 import tempfile
 import time
@@ -29,6 +28,7 @@ from embeddings.corpus import (
 )
 from embeddings.engine import IndexUpdateError, MassDeletion, UpdateReport
 from embeddings.ingest.autoindex import AutoUpdate
+from embeddings.ingest.corpusfiles import write_atomically
 from embeddings.ingest.service import IngestService
 from embeddings.ingest.state import FeedRound
 
@@ -149,7 +149,7 @@ async def add_document(update: Update, context: BotContext) -> None:
     if refusal_lines:
         await reply(message, pack(refusal_lines))
         return
-    await asyncio.to_thread(_save, services.settings.corpus_dir / rel, content)
+    await asyncio.to_thread(write_atomically, services.settings.corpus_dir / rel, content)
     log.info("Saved %s into the corpus; indexing it", rel)
     try:
         heading = t.indexing_upload.format(name=html.escape(rel))
@@ -332,21 +332,6 @@ def _safe_name(file_name: str) -> str:
     stem, suffix = PurePath(path).stem, PurePath(path).suffix.lower()
     stem = re.sub(r"[^\w.-]+", "_", stem).strip("._")[:80] or "document"
     return stem + suffix
-
-
-def _save(target: Path, content: bytes) -> None:
-    """Write atomically: a reload never sees half a file (dot-files are not read)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _size(n: int) -> str:

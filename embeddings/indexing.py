@@ -13,12 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
-import os
 import sqlite3
 import time
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +32,7 @@ from embeddings.corpus import (
     scan,
 )
 from embeddings.encoders.pool import EncoderPool
+from embeddings.parallel import map_chunks
 from embeddings.progress import Progress, ProgressCallback
 from embeddings.splitter import Passage, split_article
 from embeddings.stories import StoryIndex
@@ -404,21 +402,9 @@ class Indexer:
 
 def _prepare(articles: list[Article]) -> list[tuple[Article, list[Passage], list[str]]]:
     """Split and stem off the event loop: (article, passages, space-joined terms per passage).
-    A large batch (a first build) is analysed on every core, in order."""
-    workers = min(os.cpu_count() or 1, len(articles) // PARALLEL_ARTICLES)
-    if workers < 2:
-        return _analyse(articles)
-    chunks = [
-        articles[i : i + PARALLEL_ARTICLES] for i in range(0, len(articles), PARALLEL_ARTICLES)
-    ]
-    context = multiprocessing.get_context("spawn")  # never fork a process with threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        done = (item for chunk in pool.map(_passages, chunks) for item in chunk)
-        return [(article, *item) for article, item in zip(articles, done, strict=True)]
-
-
-def _analyse(articles: list[Article]) -> list[tuple[Article, list[Passage], list[str]]]:
-    return [(article, *item) for article, item in zip(articles, _passages(articles), strict=True)]
+    A large batch (a first build) is analysed on every core."""
+    done = map_chunks(_passages, articles, PARALLEL_ARTICLES)
+    return [(article, *item) for article, item in zip(articles, done, strict=True)]
 
 
 def _passages(articles: list[Article]) -> list[tuple[list[Passage], list[str]]]:

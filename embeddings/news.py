@@ -16,10 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,6 +25,7 @@ import numpy as np
 from embeddings import store, stories, timewords
 from embeddings.corpus import Article
 from embeddings.fusion import Ranking
+from embeddings.parallel import map_chunks
 from embeddings.store import NewsFacts
 
 if TYPE_CHECKING:
@@ -57,25 +55,13 @@ async def annotate(
     the batch is taken oldest first, so that a story is named after its first publication."""
     if not articles:
         return
-    facts = await asyncio.to_thread(_facts_of, articles)
+    facts = await asyncio.to_thread(map_chunks, _facts, articles, PARALLEL_ARTICLES)
     facts.sort(key=lambda f: (f[1] is None, f[1] or "", f[0]))
     new = np.frombuffer(b"".join(f[3] for f in facts), dtype=np.uint32)
     assigned = await asyncio.to_thread(index.add, [f[0] for f in facts], new)
     await store.set_news_facts(
         conn, [(f[1], f[2], story, f[3], f[0]) for f, story in zip(facts, assigned, strict=True)]
     )
-
-
-def _facts_of(articles: list[Article]) -> list[Facts]:
-    workers = min(os.cpu_count() or 1, len(articles) // PARALLEL_ARTICLES)
-    if workers < 2:
-        return _facts(articles)
-    chunks = [
-        articles[i : i + PARALLEL_ARTICLES] for i in range(0, len(articles), PARALLEL_ARTICLES)
-    ]
-    context = multiprocessing.get_context("spawn")  # never fork a process with threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return [item for chunk in pool.map(_facts, chunks) for item in chunk]
 
 
 def _facts(articles: list[Article]) -> list[Facts]:

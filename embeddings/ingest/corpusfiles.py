@@ -35,12 +35,14 @@ def render_article(
     return f"---\n{front}---\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
-def write_atomically(target: Path, text: str) -> None:
+def write_atomically(target: Path, data: bytes) -> None:
+    """A temp dot-file (never read as an article, nor watched) synced, then renamed into
+    place: a reader or the watcher never sees half a file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, target)

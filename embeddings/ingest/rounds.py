@@ -204,7 +204,7 @@ class Ingestor:
                 paragraphs=article.paragraphs,
             )
             target = self.config.corpus_dir / rel
-            await asyncio.to_thread(write_atomically, target, text)
+            await asyncio.to_thread(write_atomically, target, text.encode("utf-8"))
             await self.state.record_article(urls, digest, rel, feed)
         log.info("New article from %s: %s", feed, rel)
         return target

@@ -16,7 +16,7 @@ import pytest
 
 from embeddings import store
 from embeddings.config import EngineConfig
-from embeddings.engine import Engine
+from embeddings.engine import Engine, IndexUpdateError
 from tests.conftest import FIXTURES, HEADLINE_EN, HEADLINE_TR, SEED_CORPUS
 
 NEWS = FIXTURES / "news"
@@ -275,3 +275,37 @@ async def test_a_database_from_before_news_facts_gains_them_on_the_next_update(t
         after = await engine.ask("Bugün ne oldu?", as_of=D(2026, 12, 1))
         assert after.declined is not None and after.declined.latest == D(2026, 10, 1)
         assert await stories_of(engine) == {"van-inci-kefali-aa": COPIES}
+
+
+async def test_a_failed_update_leaves_no_story_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The engine keeps the stories in memory between updates; an update that fails forgets
+    what it added to them, so a story is never named after an article that is not indexed."""
+    corpus = news_corpus(tmp_path / "corpus", seed=False)
+    held = {p.name: p.read_text(encoding="utf-8") for p in corpus.glob("van-inci-kefali-*")}
+    for name in held:
+        (corpus / name).unlink()
+    config = EngineConfig(corpus_dir=corpus, data_dir=tmp_path / "data", model=None)
+    async with await Engine.open(config) as engine:
+        await engine.update()
+        original = corpus / "van-inci-kefali-aa.md"
+        original.write_text(held[original.name], encoding="utf-8")
+
+        async def disk_full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(store, "set_news_facts", disk_full)
+        with pytest.raises(IndexUpdateError):
+            await engine.update()
+        monkeypatch.undo()
+        original.unlink()  # never indexed
+        repost = corpus / "van-inci-kefali-gazete-a.md"
+        repost.write_text(held[repost.name], encoding="utf-8")
+        assert (await engine.update()).added == 1
+        async with (
+            engine._reader() as conn,
+            conn.execute("SELECT story FROM articles WHERE id = ?", (repost.stem,)) as cur,
+        ):
+            (story,) = await cur.fetchone()
+        assert story == repost.stem  # its own story: the article it copies is not indexed

@@ -145,3 +145,15 @@ async def test_vectors_of_removed_passages_are_dated_kept_and_pruned(tmp_path: P
 async def orphaned_at(conn) -> set[float | None]:
     async with conn.execute("SELECT orphaned_at FROM embeddings") as cur:
         return {row[0] async for row in cur}
+
+
+async def test_a_segments_vectors_are_read_by_passage_not_by_scanning_the_cache(tmp_path: Path):
+    """A new segment's few passages must not cost a walk over every cached vector."""
+    conn = await store.connect(tmp_path / "qabot.sqlite3")
+    try:
+        async with conn.execute("EXPLAIN QUERY PLAN " + store.BLOBS_SQL, ("m", 1, 2)) as cur:
+            plan = [row[3] async for row in cur]
+    finally:
+        await conn.close()
+    assert plan[0].startswith("SEARCH p USING INTEGER PRIMARY KEY")
+    assert "PRIMARY KEY (model=? AND passage_id=?)" in plan[1]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 # A question with a time preference ("en son", "haziran ayında") reorders the answering
 # passages among this many distinct stories.
 PREFERRED_AMONG = 10
+ATTEMPTS = 3  # a question asked again when an update was published while it was answered
 FACTS_FIRST = 16  # candidates whose stories and dates are read first
 
 
@@ -62,25 +63,14 @@ class Asker:
         """
         started = time.perf_counter()
         question = " ".join(question.split())
-        snap = self._snapshot
-        found, plan = await asyncio.gather(
-            self.retrieve(question, snap=snap), self._plan(question, as_of)
-        )
-        hits: list[Hit] = []
-        declined = None
-        if plan.declined:
-            declined = Declined(*plan.period, plan.latest)
-        else:
-            prefer = plan.preference()
-            top = await self._eligible(
-                found.ranking, plan, k if prefer is None else max(k, PREFERRED_AMONG)
-            )
-            stored = await self.passages([rowid for rowid, _ in top])
-            rows = [(stored[r], score) for r, score in top if r in stored]
-            hits = await asyncio.to_thread(
-                retrieval.hits, question, found, rows, snap.sentences, self.profile, prefer
-            )
-            hits = await self._with_copies(hits[:k], plan)
+        for attempt in range(ATTEMPTS):
+            snap = self._snapshot
+            hits, declined, whole = await self._answer(question, k, as_of, snap)
+            if whole and snap is self._snapshot:
+                break
+            # An update was published while this question was being answered: its passages
+            # were read from the database as it is now, the ranking from the snapshot before.
+            await asyncio.sleep(0.01 * attempt)
         return Answer(
             question=question,
             answered=bool(hits) and not hits[0].weak,
@@ -89,6 +79,28 @@ class Asker:
             language=detect_language(question),
             declined=declined,
         )
+
+    async def _answer(
+        self, question: str, k: int, as_of: dt.date | None, snap: Snapshot
+    ) -> tuple[list[Hit], Declined | None, bool]:
+        """The hits from one snapshot, the decline if any, and whether every passage the
+        snapshot ranked was still in the database (False: an update removed some since)."""
+        found, plan = await asyncio.gather(
+            self.retrieve(question, snap=snap), self._plan(question, as_of)
+        )
+        if plan.declined:
+            return [], Declined(*plan.period, plan.latest), True
+        prefer = plan.preference()
+        top, whole = await self._eligible(
+            found.ranking, plan, k if prefer is None else max(k, PREFERRED_AMONG)
+        )
+        stored = await self.passages([rowid for rowid, _ in top])
+        rows = [(stored[r], score) for r, score in top if r in stored]
+        hits = await asyncio.to_thread(
+            retrieval.hits, question, found, rows, snap.sentences, self.profile, prefer
+        )
+        hits = await self._with_copies(hits[:k], plan)
+        return hits, None, whole and len(rows) == len(top)
 
     async def _plan(self, question: str, as_of: dt.date | None) -> news.Plan:
         """The question's time words, and whether it asks about a period no article was
@@ -105,20 +117,24 @@ class Asker:
                 )
         return plan
 
-    async def _eligible(self, ranking: Ranking, plan: news.Plan, count: int) -> Ranking:
+    async def _eligible(
+        self, ranking: Ranking, plan: news.Plan, count: int
+    ) -> tuple[Ranking, bool]:
         """The first `count` eligible candidates, one per story (`news.Plan.eligible`),
         their articles' facts read for as few candidates as that takes: a first slice,
         then the rest when stories repeat or a period excludes many (1 ms for all 100 of a
-        lexical ranking at 100k passages, a fifth of that for 16)."""
-        done, size = 0, max(2 * count, FACTS_FIRST)
+        lexical ranking at 100k passages, a fifth of that for 16). False with them when a
+        candidate was no longer in the database (removed by an update since the snapshot)."""
+        done, size, whole = 0, max(2 * count, FACTS_FIRST), True
         while True:
             part = [rowid for rowid, _ in ranking[done : done + size]]
             async with self._reader() as conn:
                 plan.facts |= await store.news_facts(conn, part)
+            whole = whole and all(rowid in plan.facts for rowid in part)
             done += len(part)
             top = plan.eligible(ranking[:done])
             if len(top) >= count or done >= len(ranking):
-                return top[:count]
+                return top[:count], whole
             size = len(ranking) - done
 
     async def _with_copies(self, hits: list[Hit], plan: news.Plan) -> list[Hit]:

@@ -37,7 +37,7 @@ class EngineConfig:
     batch_size: int = 32
     device: str = "auto"  # a sentence-transformers model's torch device; "auto": GPU if any
     # Processes for bulk encoding with the bundled model, one single-threaded copy each; 1:
-    # the engine's own threads (measured as fast on 2 cores: docs/performance.md).
+    # the engine's own threads (faster on 2 cores: docs/performance.md).
     encode_workers: int = 1
     vector_backend: str = "faiss"  # embeddings/ann: the dense index of each segment
     hnsw_threshold: int = 50_000  # passages above which FAISS uses HNSW instead of exact search

@@ -2,8 +2,9 @@
 (`ENCODE_WORKERS`), for machines where the engine's own threads stop scaling.
 
 On the 2-core development machine two processes were slower than one engine with two
-threads (3.9 against 6.2 passages/s, docs/performance.md), so the default is one process. Only large jobs use the
-pool (a first build, a bulk import): starting a worker costs a model load.
+threads (3.9 against 6.2 passages/s, docs/performance.md), so the default is one process.
+Only large jobs use the pool (a first build, a bulk import): starting a worker costs a model
+load.
 """
 
 from __future__ import annotations

@@ -241,8 +241,9 @@ class Publisher:
 
     def _remove_stale_files(self) -> None:
         """Files of merged-away segments, of a failed update or of a crash are garbage;
-        not while a merge is writing the files it has yet to publish."""
-        if not self.read_only and not self._merge_lock.locked():
+        not while a merge is writing the files it has yet to publish, nor when nothing is
+        served from segments (FTS5 and no model): the recorded ones stay for a later run."""
+        if not self.read_only and not self._merge_lock.locked() and self._kinds():
             indexfiles.remove_unreferenced(self.config.data_dir, self._snapshot.files())
 
     # ---- merging ----------------------------------------------------------------------

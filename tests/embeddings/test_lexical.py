@@ -73,3 +73,25 @@ async def test_fts5_backend_answers_the_same(corpus_dir: Path, tmp_path: Path):
 def test_empty_index_matches_nothing():
     index = Bm25Index.build([])
     assert index.search(index.query_terms(["konferans"]), 10) == []
+
+
+async def test_an_fts5_run_keeps_the_saved_segments_for_a_later_memory_run(
+    corpus_dir: Path, tmp_path: Path
+):
+    """With nothing served from segments (FTS5, no model), an update leaves the recorded
+    files alone: the next in-memory run reuses them and indexes only the new passages."""
+    memory = EngineConfig(corpus_dir=corpus_dir, data_dir=tmp_path / "data", model=None)
+    async with await Engine.open(memory) as engine:
+        await engine.update()
+        saved = segment_file(engine, "lexical")
+    (corpus_dir / "yeni.md").write_text("---\ntitle: Yeni\n---\nBinh Duong'da köprü açıldı.\n")
+    fts5 = EngineConfig(
+        corpus_dir=corpus_dir, data_dir=tmp_path / "data", model=None, lexical_backend="fts5"
+    )
+    async with await Engine.open(fts5) as engine:
+        assert (await engine.update()).added == 1
+    assert (tmp_path / "data" / saved).exists()
+    async with await Engine.open(memory) as engine:
+        first, new = engine.snapshot.segments
+        assert first.files["lexical"].name == saved and len(new.rowids()) == 1
+        assert "köprü" in (await engine.ask("Binh Duong'da ne açıldı?")).passages[0].text

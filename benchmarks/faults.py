@@ -94,6 +94,16 @@ class Case:
             return Run(None, _text(err.stdout), _text(err.stderr), time.perf_counter() - started)
         return Run(done.returncode, done.stdout, done.stderr, time.perf_counter() - started)
 
+    def start(self, *args: str) -> subprocess.Popen:
+        """A `qabot` process left running, its output discarded (to be killed)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", *args],
+            cwd=self.folder,
+            env=self.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def answers(self, **kw) -> Run:
         return self.qabot("ask", "--json", *QUESTIONS, **kw)
 
@@ -284,13 +294,7 @@ def kill_merge_rows(case_dir: Callable[[str], Case], moments: int = 5) -> list[R
         before = passages(case.answers())
         write_articles(case.corpus, 3000, words=70 + 10 * n)  # the same ids, new text
         delay = whole * (n + 1) / (moments + 1)  # spread over the whole run
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "index"],
-            cwd=case.folder,
-            env=case.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        process = case.start("index")
         time.sleep(delay)
         finished = process.poll() is not None
         process.kill()
@@ -386,13 +390,7 @@ def kill_rows(case_dir: Callable[[str], Case], model: str | None) -> list[Row]:
         wal = database.with_name(database.name + "-wal")
         due = lambda: wal.exists() and wal.stat().st_size > 4 << 20  # noqa: E731
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "index"],
-        cwd=case.folder,
-        env=case.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = case.start("index")
     try:
         while process.poll() is None and not due():
             if time.perf_counter() - started > case.timeout:

@@ -178,7 +178,7 @@ class Indexer:
         self._refuse_read_only()
         async with self._update_lock:
             records = await store.file_records(self._writer)
-            stale = await store.get_meta(self._writer, "analyzer") != ANALYZER_VERSION
+            stale = await self._stale_analyzer()
             if stale:
                 records = {}  # another analyzer's terms: read and re-analyse every file
             names = set(listed) if scope is None else scope
@@ -197,7 +197,7 @@ class Indexer:
                 new_records[name] = (listed[name].size, listed[name].mtime_ns, digest)
             existing = await store.articles_of_files(self._writer, changed + gone)
             if stale:
-                existing = {key: ("", source) for key, (_, source) in existing.items()}
+                existing = _unhashed(existing)
             await self._drop_duplicates(loaded, set(changed) | set(gone))
             return await self._guarded(
                 _Scope(loaded, existing, new_records, len(changed)),
@@ -236,14 +236,19 @@ class Indexer:
         self._refuse_read_only()
         async with self._update_lock:
             existing = await store.article_hashes(self._writer)
-            if await store.get_meta(self._writer, "analyzer") != ANALYZER_VERSION:
-                existing = {key: ("", source) for key, (_, source) in existing.items()}
+            if await self._stale_analyzer():
+                existing = _unhashed(existing)
             return await self._guarded(
                 _Scope(loaded, existing),
                 started or time.perf_counter(),
                 progress,
                 allow_mass_delete,
             )
+
+    async def _stale_analyzer(self) -> bool:
+        """Were the indexed terms made by another analyzer version? They would not match
+        today's questions: every article is then analysed again (embeddings stay cached)."""
+        return await store.get_meta(self._writer, "analyzer") != ANALYZER_VERSION
 
     def _refuse_read_only(self) -> None:
         if self.read_only:
@@ -423,6 +428,11 @@ def is_mass_deletion(removing: int, total: int) -> bool:
     if removing <= MAX_REMOVED_SHARE * total:
         return False
     return removing == total or removing > SMALL_REMOVAL
+
+
+def _unhashed(existing: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """The indexed articles with their content hashes forgotten: all count as changed."""
+    return {key: ("", source) for key, (_, source) in existing.items()}
 
 
 def _differs(state: FileState, record: tuple[int, int, str] | None) -> bool:

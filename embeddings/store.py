@@ -302,14 +302,23 @@ async def passages_without_embedding(
 
 async def cached_embedding_ids(conn: aiosqlite.Connection, model: str, ids: list[str]) -> set[str]:
     """Which of `ids` the embedding cache already holds for `model`."""
-    found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        marks = ",".join("?" * len(part))
-        sql = f"SELECT passage_id FROM embeddings WHERE model = ? AND passage_id IN ({marks})"
-        async with conn.execute(sql, (model, *part)) as cur:
-            found.update([row[0] async for row in cur])
-    return found
+    sql = "SELECT passage_id FROM embeddings WHERE model = ? AND passage_id IN ({marks})"
+    return {row[0] for row in await _rows_in(conn, sql, ids, (model,))}
+
+
+async def _rows_in(
+    conn: aiosqlite.Connection, sql: str, keys: Iterable[str], before: tuple = ()
+) -> list[sqlite3.Row]:
+    """The rows of `sql` for every key, its `{marks}` an IN list filled 500 keys at a time
+    (SQLite caps the parameters of one statement); `before`: the parameters ahead of it."""
+    keys = list(keys)
+    rows: list = []
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        query = sql.format(marks=",".join("?" * len(part)))
+        async with conn.execute(query, (*before, *part)) as cur:
+            rows.extend(await cur.fetchall())
+    return rows
 
 
 async def store_embeddings(
@@ -466,28 +475,14 @@ async def articles_of_files(
     conn: aiosqlite.Connection, files: Iterable[str]
 ) -> dict[str, tuple[str, str]]:
     """article id → (content hash, source file) of the articles loaded from these files."""
-    out: dict[str, tuple[str, str]] = {}
-    names = list(files)
-    for start in range(0, len(names), 500):
-        part = names[start : start + 500]
-        marks = ",".join("?" * len(part))
-        sql = f"SELECT id, content_hash, source_file FROM articles WHERE source_file IN ({marks})"
-        async with conn.execute(sql, part) as cur:
-            out.update({r[0]: (r[1], r[2]) async for r in cur})
-    return out
+    sql = "SELECT id, content_hash, source_file FROM articles WHERE source_file IN ({marks})"
+    return {r[0]: (r[1], r[2]) for r in await _rows_in(conn, sql, files)}
 
 
 async def article_sources(conn: aiosqlite.Connection, ids: Iterable[str]) -> dict[str, str]:
     """article id → source file, for those of `ids` that are indexed."""
-    out: dict[str, str] = {}
-    names = list(ids)
-    for start in range(0, len(names), 500):
-        part = names[start : start + 500]
-        marks = ",".join("?" * len(part))
-        sql = f"SELECT id, source_file FROM articles WHERE id IN ({marks})"
-        async with conn.execute(sql, part) as cur:
-            out.update({r[0]: r[1] async for r in cur})
-    return out
+    sql = "SELECT id, source_file FROM articles WHERE id IN ({marks})"
+    return {r[0]: r[1] for r in await _rows_in(conn, sql, ids)}
 
 
 @dataclass(frozen=True)

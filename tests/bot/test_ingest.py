@@ -12,21 +12,10 @@ import pytest
 
 from bot.texts import TR
 from tests.bot.conftest import ADMIN, TR_ANSWER_NAME, TR_QUESTION, USER, RunningBot, StartBot
-from tests.embeddings.ingest.newssite import NewsSite
+from tests.embeddings.ingest.newssite import BALON, BALON_QUESTION, NewsSite
 
 WAIT = 15.0  # seconds the index may take to follow the folder or the feed, at most
 
-BALON = """---
-title: Kapadokya'da balon festivali başladı
-url: https://haber.example/balon
-date: 2025-05-03
----
-
-Kapadokya'daki sıcak hava balonu festivali 3 Mayıs sabahı Göreme'de başladı.
-
-Festivale 40 ülkeden 120 balon pilotu katılıyor ve etkinlik bir hafta sürecek.
-"""
-BALON_QUESTION = "Balon festivaline kaç ülkeden pilot katılıyor?"
 BALON_ANSWER = "40 ülkeden 120 balon pilotu"
 METRO_QUESTION = "İzmir'deki yeni metro hattında kaç istasyon olacak?"
 METRO_ANSWER = "11 istasyon"

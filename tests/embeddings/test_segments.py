@@ -111,19 +111,24 @@ async def test_a_removed_article_is_never_found_again(tmp_path: Path):
         assert all(h.article_id != gone for h in after.passages)
 
 
+def slow_merges(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Merges due from the third segment on, each taking `seconds` more to build."""
+    monkeypatch.setattr(embeddings.segments, "MAX_SEGMENTS", 2)
+    merge = embeddings.segments.merge
+
+    def slow_merge(*args):
+        time.sleep(seconds)
+        return merge(*args)
+
+    monkeypatch.setattr("embeddings.publishing.merge", slow_merge)
+
+
 async def test_questions_are_answered_while_a_merge_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """A merge works on the side: questions keep their answers, and quickly, until the
     merged segment is published, and the same ones after."""
-    monkeypatch.setattr(embeddings.segments, "MAX_SEGMENTS", 2)
-    merge = embeddings.segments.merge
-
-    def slow_merge(*args):
-        time.sleep(1.5)
-        return merge(*args)
-
-    monkeypatch.setattr("embeddings.publishing.merge", slow_merge)
+    slow_merges(monkeypatch, 1.5)
     config = EngineConfig(data_dir=tmp_path, model=None)
     async with await Engine.open(config) as engine:
         await engine.apply(LoadResult(ARTICLES[:1]))
@@ -143,14 +148,7 @@ async def test_an_update_applied_during_a_merge_is_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Passages removed while their segment was being merged are dead in the merged one."""
-    monkeypatch.setattr(embeddings.segments, "MAX_SEGMENTS", 2)
-    merge = embeddings.segments.merge
-
-    def slow_merge(*args):
-        time.sleep(1.0)
-        return merge(*args)
-
-    monkeypatch.setattr("embeddings.publishing.merge", slow_merge)
+    slow_merges(monkeypatch, 1.0)
     config = EngineConfig(data_dir=tmp_path, model=None)
     async with await Engine.open(config) as engine:
         for n in range(1, 5):

@@ -24,6 +24,20 @@ BIG_PAGE_BYTES = 25 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# A corpus file dropped into the watched folder (not served by the site).
+BALON = """---
+title: Kapadokya'da balon festivali başladı
+url: https://haber.example/balon
+date: 2025-05-03
+---
+
+Kapadokya'daki sıcak hava balonu festivali 3 Mayıs sabahı Göreme'de başladı.
+
+Festivale 40 ülkeden 120 balon pilotu katılıyor ve etkinlik bir hafta sürecek.
+"""
+BALON_QUESTION = "Balon festivaline kaç ülkeden pilot katılıyor?"
+
+
 @dataclass(frozen=True)
 class Story:
     slug: str

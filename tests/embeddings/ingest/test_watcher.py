@@ -16,21 +16,10 @@ from embeddings.config import EngineConfig
 from embeddings.engine import Engine, UpdateReport
 from embeddings.ingest.autoindex import AutoIndexer
 from embeddings.ingest.watcher import CorpusWatcher
+from tests.embeddings.ingest.newssite import BALON, BALON_QUESTION
 
 SETTLE = 0.5  # seconds of quiet before a batch is applied (the bot's default is 1)
 WAIT = 10.0  # the longest any test waits for the index to follow the folder
-
-BALON = """---
-title: Kapadokya'da balon festivali başladı
-url: https://haber.example/balon
-date: 2025-05-03
----
-
-Kapadokya'daki sıcak hava balonu festivali 3 Mayıs sabahı Göreme'de başladı.
-
-Festivale 40 ülkeden 120 balon pilotu katılıyor ve etkinlik bir hafta sürecek.
-"""
-BALON_QUESTION = "Balon festivaline kaç ülkeden pilot katılıyor?"
 
 
 @dataclass

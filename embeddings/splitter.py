@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from embeddings.corpus import Article, attribution_tail
 
@@ -72,9 +73,8 @@ ABBREVIATIONS = frozenset(
         "san",
     ]
 )
-_CANDIDATE = re.compile(r"[.!?…]+[\"'”’)\]]*\s+")
-_NEXT_STARTS_SENTENCE = re.compile(r"[\"'“‘(\[]*[A-ZÇĞİÖŞÜ0-9]")
-_LAST_TOKEN = re.compile(r"(\S+)$")
+# A sentence end: punctuation, closing quotes, a space, and then what a sentence opens with.
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]*[A-ZÇĞİÖŞÜ0-9])")
 
 
 @dataclass(frozen=True)
@@ -112,14 +112,13 @@ def join_sentences(sentences: tuple[str, ...], paragraph_starts: tuple[bool, ...
 def split_sentences(paragraph: str) -> list[str]:
     """Split one paragraph into sentences without breaking at "13." or "Dr."."""
     sentences, start = [], 0
-    for match in _CANDIDATE.finditer(paragraph):
+    for match in _SENTENCE_END.finditer(paragraph):
+        dot = match.start()
+        if paragraph[dot] == ".":
+            token = paragraph[start : dot + 1].rsplit(None, 1)[-1]  # the word the dot ends
+            if _is_non_terminal(token.rstrip(".!?…").lower()):
+                continue
         end = match.end()
-        if not _NEXT_STARTS_SENTENCE.match(paragraph, end):
-            continue
-        token = _LAST_TOKEN.search(paragraph, start, match.start() + 1)
-        word = token.group(1).rstrip(".!?…").lower() if token else ""
-        if match.group().startswith(".") and _is_non_terminal(word):
-            continue
         sentences.append(paragraph[start:end].strip())
         start = end
     tail = paragraph[start:].strip()
@@ -145,19 +144,19 @@ def split_article(article: Article, max_words: int = MAX_WORDS) -> list[Passage]
     # passage of their own would repeat that passage's last sentence, or be two words.
     sticky_from = len(units)
     units += [u for p in paragraphs[body:] for u in _units(p, max_words)]
-    windows: list[list[tuple[str, bool]]] = []
-    current: list[tuple[str, bool]] = []
+    windows: list[list[_Unit]] = []
+    current: list[_Unit] = []
     words = fresh = 0  # fresh: sentences not already carried over from the previous passage
     for number, unit in enumerate(units):
-        n = len(unit[0].split())
+        n = unit.words
         full = words + n > max_words
-        breaks = unit[1] and words >= MIN_WORDS and number < sticky_from
+        breaks = unit.starts and words >= MIN_WORDS and number < sticky_from
         if current and fresh and (full or breaks):
             windows.append(current)
             # One sentence of overlap, unless it alone would overflow with the next one or
             # is the whole window (the next passage would then contain this one).
             keep = current[-1]
-            kept = len(keep[0].split())
+            kept = keep.words
             if len(current) > 1 and kept + n <= max_words:
                 current, words, fresh = [keep], kept, 0
             else:
@@ -175,8 +174,8 @@ def split_article(article: Article, max_words: int = MAX_WORDS) -> list[Passage]
     passages: list[Passage] = []
     seen: set[str] = set()
     for window in windows:
-        sentences = tuple(s for s, _ in window)
-        starts = (True, *(flag for _, flag in window[1:]))
+        sentences = tuple(unit.text for unit in window)
+        starts = (True, *(unit.starts for unit in window[1:]))
         pid = passage_id(article, sentences, starts)
         if pid in seen:  # a repeated block of text adds nothing to retrieval
             continue
@@ -205,18 +204,26 @@ def passage_id(article: Article, sentences: tuple[str, ...], starts: tuple[bool,
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 
 
-def _units(paragraph: str, max_words: int) -> list[tuple[str, bool]]:
-    """(sentence, starts the paragraph) for each sentence, or piece of a run-on one."""
+class _Unit(NamedTuple):
+    """A sentence, or a piece of a run-on one, and its number of words (counted once)."""
+
+    text: str
+    starts: bool  # opens its paragraph
+    words: int
+
+
+def _units(paragraph: str, max_words: int) -> list[_Unit]:
     return [
-        (piece, i == 0)
+        _Unit(piece, i == 0, words)
         for i, sentence in enumerate(split_sentences(paragraph))
-        for piece in _cap_words(sentence, max_words)
+        for piece, words in _cap_words(sentence, max_words)
     ]
 
 
-def _cap_words(sentence: str, max_words: int) -> list[str]:
-    """A run-on "sentence" longer than a passage is cut into word windows."""
+def _cap_words(sentence: str, max_words: int) -> list[tuple[str, int]]:
+    """A run-on "sentence" longer than a passage is cut into word windows; (text, words)."""
     tokens = sentence.split()
     if len(tokens) <= max_words:
-        return [sentence]
-    return [" ".join(tokens[i : i + max_words]) for i in range(0, len(tokens), max_words)]
+        return [(sentence, len(tokens))]
+    windows = (tokens[i : i + max_words] for i in range(0, len(tokens), max_words))
+    return [(" ".join(window), len(window)) for window in windows]

@@ -21,6 +21,7 @@ copy is shown twice, a false merge hides an article.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import zlib
@@ -57,13 +58,14 @@ _B = _odd_constants("minhash-b", NUM_PERM)
 _SHINGLE_MIX = _odd_constants("shingle", SHINGLE_WORDS)
 _BAND_MIX = _odd_constants("band", ROWS)
 _CHUNK = 4096  # shingles hashed at once: bounds memory at NUM_PERM * _CHUNK * 8 bytes
+_PAIR_CHUNK = 1 << 14  # candidate pairs compared at once: 16 MiB of signatures, not gigabytes
 
 
 def words(text: str) -> list[str]:
     """Lower-cased words, punctuation dropped: a copy retyped with other quotes, dashes or
     capitals reads the same (dotted and dotless i are one letter, as upper-case Turkish text
     lower-cased by a program that does not know Turkish would have it)."""
-    return _WORD.findall(text.replace("İ", "i").replace("I", "i").lower().replace("ı", "i"))
+    return _WORD.findall(text.replace("İ", "i").lower().replace("ı", "i"))  # "I" lowers to "i"
 
 
 def signature(text: str) -> np.ndarray:
@@ -73,20 +75,21 @@ def signature(text: str) -> np.ndarray:
     tokens = words(text)
     if not tokens:
         return np.full(NUM_PERM, _EMPTY, dtype=np.uint32)
-    ids = np.fromiter((zlib.crc32(t.encode()) for t in tokens), np.uint64, len(tokens))
-    k = min(SHINGLE_WORDS, len(ids))
-    count = len(ids) - k + 1
-    shingles = np.zeros(count, dtype=np.uint64)
-    for offset in range(k):  # wrapping uint64 arithmetic: a polynomial hash of k words
-        shingles += ids[offset : offset + count] * _SHINGLE_MIX[offset]
-    shingles = np.unique(shingles)
-    result = np.full(NUM_PERM, np.iinfo(np.uint64).max, dtype=np.uint64)
-    for start in range(0, len(shingles), _CHUNK):
-        part = shingles[start : start + _CHUNK]
-        hashed = _A[:, None] * part[None, :]  # multiply-add-shift hashing, added in place:
-        hashed += _B[:, None]  # a second temporary of this size costs more than the hashing
-        np.minimum(result, hashed.min(axis=1), out=result)
+    ids = np.fromiter(map(zlib.crc32, map(str.encode, tokens)), np.uint64, len(tokens))
+    # A polynomial hash of each k words, in wrapping uint64 arithmetic. A shingle repeated
+    # is hashed twice: its minimum is the same, and that costs less than dropping repeats.
+    shingles = np.correlate(ids, _SHINGLE_MIX[: min(SHINGLE_WORDS, len(ids))])
+    chunks = (shingles[i : i + _CHUNK] for i in range(0, len(shingles), _CHUNK))
+    result = functools.reduce(np.minimum, map(_min_hashes, chunks))
     return (result >> np.uint64(32)).astype(np.uint32)
+
+
+def _min_hashes(shingles: np.ndarray) -> np.ndarray:
+    """Per permutation, the least multiply-add hash of the shingles (the sum added in place:
+    a second temporary of this size costs more than the hashing)."""
+    hashed = np.multiply.outer(_A, shingles)
+    hashed += _B[:, None]
+    return hashed.min(axis=1)
 
 
 def signatures(texts: Iterable[str]) -> np.ndarray:
@@ -182,7 +185,8 @@ class StoryIndex:
         rows added to many (an update) are compared key by key instead of sorting them all."""
         if (len(self.ids) - first) * DIRECT_ROWS < len(self.ids):
             return self._best_earlier_direct(first)
-        pairs = []
+        size = len(self.ids)
+        pairs = []  # (earlier, later) as one int64 each: a unique over rows is many times slower
         for band in range(BANDS):
             keys = self._keys[:, band]
             order = np.argsort(keys, kind="stable")  # within a bucket, rows stay in order
@@ -193,33 +197,36 @@ class StoryIndex:
                 hit = same & (later >= first)
                 if not hit.any():
                     break
-                pairs.append(np.stack([order[:-gap][hit], later[hit]], axis=1))
+                pairs.append(order[:-gap][hit] * size + later[hit])
         if not pairs:
             return {}
-        return self._verified(np.unique(np.concatenate(pairs), axis=0))
+        unique = np.sort(np.concatenate(pairs))  # np.unique hashes int64: several times slower
+        unique = unique[np.r_[True, unique[1:] != unique[:-1]]]
+        return self._verified(unique // size, unique % size)
 
     def _best_earlier_direct(self, first: int) -> dict[int, int]:
-        pairs = []
-        for row in range(first, len(self.ids)):
-            shared = (self._keys[:row] == self._keys[row]).any(axis=1)
-            earlier = np.flatnonzero(shared)
-            pairs.append(np.stack([earlier, np.full(len(earlier), row)], axis=1))
-        return self._verified(np.concatenate(pairs)) if pairs else {}
+        earlier = [
+            np.flatnonzero((self._keys[:row] == self._keys[row]).any(axis=1))
+            for row in range(first, len(self.ids))
+        ]
+        later = [np.full(len(rows), row) for row, rows in enumerate(earlier, start=first)]
+        return self._verified(np.concatenate(earlier), np.concatenate(later)) if earlier else {}
 
-    def _verified(self, pairs: np.ndarray) -> dict[int, int]:
+    def _verified(self, earlier: np.ndarray, later: np.ndarray) -> dict[int, int]:
         """For each later row of the (earlier, later) candidate pairs, its most similar
-        earlier row among those similar enough."""
-        if not len(pairs):
-            return {}
-        earlier, later = pairs[:, 0], pairs[:, 1]
-        score = similarity(self.sigs[earlier], self.sigs[later])
-        real = (score >= self.threshold) & (self.sigs[later] != _EMPTY).any(axis=1)
-        best: dict[int, tuple[float, int]] = {}
-        found = zip(earlier[real].tolist(), later[real].tolist(), score[real].tolist(), strict=True)
-        for a, b, s in found:
-            if b not in best or s > best[b][0]:
-                best[b] = (s, a)
-        return {b: a for b, (_, a) in best.items()}
+        earlier row among those similar enough: of equally similar ones, the first pair's."""
+        score = np.empty(len(earlier))  # as `similarity` gives it, a chunk of pairs at a time
+        for i in range(0, len(earlier), _PAIR_CHUNK):
+            a, b = earlier[i : i + _PAIR_CHUNK], later[i : i + _PAIR_CHUNK]
+            same = np.take(self.sigs, a, axis=0) == np.take(self.sigs, b, axis=0)
+            score[i : i + _PAIR_CHUNK] = np.count_nonzero(same, axis=1) / NUM_PERM
+        real = np.flatnonzero(score >= self.threshold)
+        real = real[(self.sigs[later[real]] != _EMPTY).any(axis=1)]
+        earlier, later, score = earlier[real], later[real], score[real]
+        best = np.lexsort((-score, later))  # stable: equal scores keep the pairs' order
+        head = np.ones(len(best), dtype=bool)  # the first of each later row
+        head[1:] = later[best[1:]] != later[best[:-1]]
+        return dict(zip(later[best[head]].tolist(), earlier[best[head]].tolist(), strict=True))
 
 
 def _band_keys(sigs: np.ndarray) -> np.ndarray:

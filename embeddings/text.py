@@ -21,7 +21,6 @@ import Stemmer
 
 from embeddings import glossary
 
-_TURKISH_UPPER = str.maketrans({"I": "ı", "İ": "i"})
 # Folding applied after stemming: Turkish letters and circumflexes to plain ASCII.
 _FOLD = str.maketrans("ıçğöşüâîû", "icgosuaiu")
 # A word, and an apostrophe suffix ("Hanoi'de") matched but not kept, as Turkish cuts it off.
@@ -218,7 +217,7 @@ _stemmer = Stemmer.Stemmer("turkish")
 
 def turkish_lower(text: str) -> str:
     """Lower-case with Turkish dotted/dotless i rules, NFC-composed."""
-    return unicodedata.normalize("NFC", text).translate(_TURKISH_UPPER).lower()
+    return unicodedata.normalize("NFC", text).replace("İ", "i").replace("I", "ı").lower()
 
 
 def fold(text: str) -> str:

@@ -21,6 +21,21 @@ def test_ordinals_abbreviations_and_codes_do_not_end_sentences():
     ]
 
 
+def test_quotes_brackets_and_initials_around_sentence_ends():
+    text = (
+        'Dr. Kaya "Geldik." dedi. Ne oldu?! (Bilinmiyor.) Saat 14.30\'da A.B.D. heyeti geldi… '
+        "Sonra 3. tur başladı.\u00a0Bitti. son"
+    )
+    assert split_sentences(text) == [
+        'Dr. Kaya "Geldik." dedi.',
+        "Ne oldu?!",
+        "(Bilinmiyor.)",
+        "Saat 14.30'da A.B.D. heyeti geldi…",
+        "Sonra 3. tur başladı.",
+        "Bitti. son",
+    ]
+
+
 def test_passages_fit_the_model_and_overlap_by_one_sentence(corpus_dir: Path):
     for article in load_corpus(corpus_dir).articles:
         passages = split_article(article)

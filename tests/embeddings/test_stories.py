@@ -157,3 +157,18 @@ def test_a_few_new_articles_among_many_find_the_same_stories_as_a_full_sort():
     many = stories.StoryIndex(ids[:-2], sigs[:-2], at_once[:-2])
     assert len(ids) > 2 * stories.DIRECT_ROWS  # two new rows: compared key by key
     assert many.add(ids[-2:], sigs[-2:]) == at_once[-2:] == ["0", ids[-1]]
+
+
+def test_of_equally_similar_earlier_articles_a_copy_joins_the_first():
+    """Half of one story's signature and half of another's: the earlier story, whether the
+    candidates are found by sorting all band keys or, for one new article, key by key."""
+    rng = np.random.default_rng(0)
+    first, second, *others = rng.integers(0, 2**32 - 1, (62, stories.NUM_PERM), dtype=np.uint32)
+    half = stories.NUM_PERM // 2
+    mixed = np.concatenate([first[:half], second[half:]])
+    ids = ["first", "second", *(str(i) for i in range(len(others)))]
+    sigs = np.vstack([first, second, *others])
+    assert stories.StoryIndex().add([*ids, "mixed"], np.vstack([sigs, mixed]))[-1] == "first"
+    index = stories.StoryIndex()
+    index.add(ids, sigs)
+    assert index.add(["mixed"], mixed) == ["first"]

@@ -164,10 +164,11 @@ class Engine(Indexer, Publisher, Asker):
         return engine
 
     async def close(self) -> None:
-        """Finish a running merge, then close every connection, even when closing one fails:
-        one left open would keep the process alive (aiosqlite's worker threads are not
-        daemons)."""
+        """Finish a running merge and checkpoint, then close every connection, even when
+        closing one fails: one left open would keep the process alive (aiosqlite's worker
+        threads are not daemons)."""
         await self.wait_for_merge()
+        await self.wait_for_checkpoints()
         async with contextlib.AsyncExitStack() as closing:
             for conn in (self._writer, *self._reader_list):  # the writer last: it checkpoints
                 closing.push_async_callback(conn.close)

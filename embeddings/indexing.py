@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embeddings import news, sentences, store
+from embeddings.analysis import analyse, to_embed
 from embeddings.corpus import (
     Article,
     CorpusRootError,
@@ -32,11 +33,11 @@ from embeddings.corpus import (
     scan,
 )
 from embeddings.encoders.pool import EncoderPool
-from embeddings.parallel import map_chunks
+from embeddings.lexical import Postings
 from embeddings.progress import Progress, ProgressCallback
-from embeddings.splitter import Passage, split_article
+from embeddings.store import NewArticle
 from embeddings.stories import StoryIndex
-from embeddings.text import ANALYZER_VERSION, terms
+from embeddings.text import ANALYZER_VERSION
 
 if TYPE_CHECKING:
     import aiosqlite
@@ -47,9 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Articles analysed per task when a batch is split over every core (a first build); below
-# twice this, spawning workers costs more than it saves.
-PARALLEL_ARTICLES = 1000
 EMBED_CHUNK = 512  # passages encoded, then committed to the embedding cache, at a time
 # From this many passages to encode, a model that allows it runs one copy per core.
 POOL_PASSAGES = 256
@@ -108,6 +106,16 @@ class _Scope:
     existing: dict[str, tuple[str, str]]
     records: dict[str, tuple[int, int, str] | None] = field(default_factory=dict)
     files_read: int = 0
+
+
+@dataclass
+class _Inserted:
+    """What an update inserted of its new articles: the articles, still to insert (with
+    their stories), their passages' ids and the postings of their terms, in order."""
+
+    articles: list[NewArticle] = field(default_factory=list)
+    passage_ids: list[str] = field(default_factory=list)
+    postings: list[Postings] = field(default_factory=list)
 
 
 class Indexer:
@@ -304,29 +312,33 @@ class Indexer:
             files_read=scope.files_read,
         )
         fresh = added + changed
-        prepared = await asyncio.to_thread(_prepare, fresh)
         if self.encoder:
             # Before the publishing transaction, committed chunk by chunk: the cache is keyed
             # by content, so an interrupted update keeps what it encoded and resumes there.
-            new = [(p.id, p.ranking_text, p.sentences) for _, ps, _ in prepared for p in ps]
-            report.embedded = await self._embed(new, progress)
+            report.embedded = await self._embed(await asyncio.to_thread(to_embed, fresh), progress)
         async with self._transaction():
             removed_rows = await store.delete_articles(
                 self._writer, [a.id for a in changed] + removed
             )
             report.passages_removed = len(removed_rows)
             removed_ids = [rowid for rowid, _ in removed_rows]
-            rowids = await store.insert_articles(self._writer, prepared)
             stories = await self._story_index()
             stories.remove([a.id for a in changed] + removed)
-            await news.annotate(self._writer, [article for article, _, _ in prepared], stories)
-            terms_of = [t for _, _, passage_terms in prepared for t in passage_terms]
-            rows = list(zip(rowids, terms_of, strict=True))
-            report.passages_added = len(rows)
+            first = await store.next_rowid(self._writer)
+            inserted = await self._insert(fresh, first)
+            added_ids = inserted.passage_ids
+            added_rows = (first, first + len(added_ids) - 1) if added_ids else None
+            # The new BM25 segment is built while the articles are inserted (off the GIL).
+            lexical = self._lexical_delta(inserted.postings, added_rows)
+            try:
+                await asyncio.to_thread(news.assign_stories, stories, inserted.articles)
+                await store.insert_articles(self._writer, inserted.articles)
+            finally:
+                built = await lexical if lexical else None
+            report.passages_added = len(added_ids)
             await store.set_file_records(self._writer, scope.records)
             if fresh or removed:
                 now = time.time()
-                added_ids = [p.id for _, ps, _ in prepared for p in ps]
                 models = (
                     [self.encoder.key, sentences.cache_key(self.encoder.key)]
                     if self.encoder
@@ -342,11 +354,28 @@ class Indexer:
             snapshot = self._snapshot
             if fresh or removed:
                 snapshot = await self._with_delta(
-                    removed_ids, rows, report.articles, report.passages
+                    removed_ids, added_rows, built, report.articles, report.passages
                 )
         self._snapshot = snapshot
         self._remove_stale_files()
         return report
+
+    async def _insert(self, articles: list[Article], first: int) -> _Inserted:
+        """Analyse the articles (on every core for a large batch) and insert their passages,
+        numbered from row id `first`, chunk by chunk as the next chunks are analysed; their
+        articles are left to insert once all stories can be assigned."""
+        inserted = _Inserted()
+        chunks = analyse(articles)
+        try:
+            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                rowid = first + len(inserted.passage_ids)
+                await store.insert_passages(self._writer, chunk.passages, rowid)
+                inserted.articles += chunk.articles
+                inserted.passage_ids += [p.passage.id for p in chunk.passages]
+                inserted.postings.append(chunk.postings)
+        finally:
+            await asyncio.to_thread(chunks.close)
+        return inserted
 
     async def _story_index(self) -> StoryIndex:
         """The indexed articles' stories, read from the database on the first update only."""
@@ -403,22 +432,6 @@ class Indexer:
                 if progress:
                     progress(state)
         return len(todo)
-
-
-def _prepare(articles: list[Article]) -> list[tuple[Article, list[Passage], list[str]]]:
-    """Split and stem off the event loop: (article, passages, space-joined terms per passage).
-    A large batch (a first build) is analysed on every core."""
-    done = map_chunks(_passages, articles, PARALLEL_ARTICLES)
-    return [(article, *item) for article, item in zip(articles, done, strict=True)]
-
-
-def _passages(articles: list[Article]) -> list[tuple[list[Passage], list[str]]]:
-    """Each article's passages and their terms (what a worker sends back: not the article)."""
-    out = []
-    for article in articles:
-        passages = split_article(article)
-        out.append((passages, [" ".join(terms(p.ranking_text)) for p in passages]))
-    return out
 
 
 def is_mass_deletion(removing: int, total: int) -> bool:

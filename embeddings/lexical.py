@@ -21,6 +21,7 @@ import numpy as np
 K1 = 1.2  # FTS5's bm25() constants
 B = 0.75
 IDF_FLOOR = 1e-6
+MAX_TF = np.iinfo(np.uint16).max  # a term's count in one passage is stored capped at this
 
 
 # One word of a question asked in another language: its own terms, and its translations'
@@ -103,6 +104,42 @@ def distinct_terms(own: list[str], words: tuple[Word, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*own, *translations]))
 
 
+@dataclass(frozen=True)
+class Postings:
+    """A batch of passages' term counts with a vocabulary of its own: the part of building a
+    BM25 segment that can run on another core, before the batches' vocabularies are joined
+    (`Bm25Index.from_postings`). Entries are in passage order."""
+
+    vocabulary: list[str]  # term of each local id, by id
+    terms: np.ndarray  # local term id per entry (int32)
+    docs: np.ndarray  # passage position in the batch per entry (int32)
+    tf: np.ndarray  # the term's count in that passage (uint16, capped)
+    lengths: np.ndarray  # terms per passage (int32)
+
+    @classmethod
+    def count(cls, passages: list[list[str]]) -> Postings:
+        """One pass of dictionary lookups over every token, then numpy: a passage's term
+        counts come from sorting (passage, term) keys, not from a Counter per passage."""
+        vocabulary: dict[str, int] = {}
+        lookup = vocabulary.setdefault
+        lengths = np.fromiter(map(len, passages), np.int64, count=len(passages))
+        tokens = np.fromiter(
+            (lookup(t, len(vocabulary)) for doc in passages for t in doc),
+            np.int64,
+            count=int(lengths.sum()),
+        )
+        docs = np.repeat(np.arange(len(passages), dtype=np.int64), lengths)
+        width = max(len(vocabulary), 1)
+        keys, tf = np.unique(docs * width + tokens, return_counts=True)
+        return cls(
+            list(vocabulary),
+            (keys % width).astype(np.int32),
+            (keys // width).astype(np.int32),
+            np.minimum(tf, MAX_TF).astype(np.uint16),
+            lengths.astype(np.int32),
+        )
+
+
 class Bm25Index:
     """One segment's BM25 postings: per term, the passages holding it and the term's count
     there, with each passage's length. Raw counts, not BM25 weights: the average length and
@@ -131,32 +168,42 @@ class Bm25Index:
 
     @classmethod
     def build(cls, rows: list[tuple[int, str]]) -> Bm25Index:
-        """From (row id, space-separated terms) pairs, as stored in FTS5, by row id.
-
-        One pass of dictionary lookups over every token, then numpy: a passage's term
-        counts come from sorting (passage, term) keys, not from a Counter per passage."""
+        """From (row id, space-separated terms) pairs, as stored in FTS5, by row id."""
         if not rows:
+            return cls.empty()
+        rowids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+        return cls.from_postings([Postings.count([text.split() for _, text in rows])], rowids)
+
+    @classmethod
+    def from_postings(cls, parts: list[Postings], rowids: np.ndarray) -> Bm25Index:
+        """One segment from the postings of consecutive batches of passages (counted on
+        several cores in a first build), given their row ids in order: what `build` gives
+        for the same passages, the vocabulary numbered in order of first appearance."""
+        if not len(rowids):
             return cls.empty()
         vocabulary: dict[str, int] = {}
         lookup = vocabulary.setdefault
-        per_doc = [text.split() for _, text in rows]
-        lengths = np.fromiter(map(len, per_doc), np.int64, count=len(rows))
-        tokens = np.fromiter(
-            (lookup(t, len(vocabulary)) for doc in per_doc for t in doc),
-            np.int64,
-            count=int(lengths.sum()),
-        )
-        docs = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-        width = max(len(vocabulary), 1)  # passages without a term leave it empty
-        keys, counts = np.unique(docs * width + tokens, return_counts=True)
-        rowids = np.fromiter((r for r, _ in rows), dtype=np.int64, count=len(rows))
+        term_of, docs = [], []
+        offset = 0
+        for part in parts:
+            mapping = np.fromiter(
+                (lookup(t, len(vocabulary)) for t in part.vocabulary),
+                np.int32,
+                count=len(part.vocabulary),
+            )
+            term_of.append(mapping[part.terms])
+            docs.append(part.docs + offset)
+            offset += len(part.lengths)
+        if offset != len(rowids):
+            raise ValueError(f"{offset} passages counted for {len(rowids)} row ids")
         return cls._sorted(
             vocabulary,
-            (keys % width).astype(np.int32),
-            (keys // width).astype(np.int32),
-            counts,
-            lengths.astype(np.int32),
+            np.concatenate(term_of),
+            np.concatenate(docs),
+            np.concatenate([p.tf for p in parts]),
+            np.concatenate([p.lengths for p in parts]),
             rowids,
+            by_passage=True,
         )
 
     @classmethod
@@ -179,12 +226,15 @@ class Bm25Index:
         tf: np.ndarray,
         lengths: np.ndarray,
         rowids: np.ndarray,
+        *,
+        by_passage: bool = False,
     ) -> Bm25Index:
-        """Postings grouped by term, each term's in passage order."""
-        order = np.lexsort((docs, term_of))
+        """Postings grouped by term, each term's in passage order (`by_passage`: they come
+        in passage order already, so a stable sort by term keeps it)."""
+        order = np.argsort(term_of, kind="stable") if by_passage else np.lexsort((docs, term_of))
         indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(term_of, minlength=len(vocabulary)), out=indptr[1:])
-        counts = np.minimum(tf[order], np.iinfo(np.uint16).max).astype(np.uint16)
+        counts = np.minimum(tf[order], MAX_TF).astype(np.uint16)
         return cls(vocabulary, indptr, docs[order].astype(np.int32), counts, lengths, rowids)
 
     @classmethod

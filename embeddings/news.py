@@ -23,19 +23,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embeddings import store, stories, timewords
-from embeddings.corpus import Article
 from embeddings.fusion import Ranking
-from embeddings.parallel import map_chunks
-from embeddings.store import NewsFacts
+from embeddings.store import NewArticle, NewsFacts
 
 if TYPE_CHECKING:
     import aiosqlite
-
-# Annotating takes ~1 ms per 100 words (MinHash and date scanning); a batch of more articles
-# than twice this (a first build) is spread over every core.
-PARALLEL_ARTICLES = 2000
-
-Facts = tuple[str, str | None, str | None, bytes]  # id, published, mentions JSON, signature
 
 
 async def story_index(conn: aiosqlite.Connection) -> stories.StoryIndex:
@@ -45,42 +37,32 @@ async def story_index(conn: aiosqlite.Connection) -> stories.StoryIndex:
     return await asyncio.to_thread(stories.StoryIndex, ids, sigs, names)
 
 
-async def annotate(
-    conn: aiosqlite.Connection, articles: list[Article], index: stories.StoryIndex
-) -> None:
-    """Give newly inserted articles their publication day, their text's date mentions and
-    their story, in the caller's transaction (after `store.insert_articles`), adding them to
-    `index` (which no longer holds the articles the update removed or replaced). A copy
-    joins the story of the most similar article already indexed or earlier in the batch;
-    the batch is taken oldest first, so that a story is named after its first publication."""
-    if not articles:
+def annotate(item: NewArticle) -> None:
+    """Give an article to be indexed its publication day, its text's date mentions and its
+    MinHash signature: parsed once at index time (with its passages, on every core for a
+    large batch), so that a question parses no article text."""
+    article = item.article
+    published = timewords.parse_date(article.date)
+    text = f"{article.title}\n{article.text}"
+    mentions = sorted(set(timewords.dates_in_text(text, published)))
+    item.published = published.isoformat() if published else None
+    if mentions:
+        item.mentions = json.dumps([[a.isoformat(), b.isoformat()] for a, b in mentions])
+    item.signature = stories.signature(text).tobytes()
+
+
+def assign_stories(index: stories.StoryIndex, items: list[NewArticle]) -> None:
+    """Give annotated articles their story, adding them to `index` (which no longer holds
+    the articles the update removed or replaced). A copy joins the story of the most
+    similar article already indexed or earlier in the batch; the batch is taken oldest
+    first, so that a story is named after its first publication."""
+    if not items:
         return
-    facts = await asyncio.to_thread(map_chunks, _facts, articles, PARALLEL_ARTICLES)
-    facts.sort(key=lambda f: (f[1] is None, f[1] or "", f[0]))
-    new = np.frombuffer(b"".join(f[3] for f in facts), dtype=np.uint32)
-    assigned = await asyncio.to_thread(index.add, [f[0] for f in facts], new)
-    await store.set_news_facts(
-        conn, [(f[1], f[2], story, f[3], f[0]) for f, story in zip(facts, assigned, strict=True)]
-    )
-
-
-def _facts(articles: list[Article]) -> list[Facts]:
-    out = []
-    for article in articles:
-        published = timewords.parse_date(article.date)
-        text = f"{article.title}\n{article.text}"
-        mentions = sorted(set(timewords.dates_in_text(text, published)))
-        out.append(
-            (
-                article.id,
-                published.isoformat() if published else None,
-                json.dumps([[a.isoformat(), b.isoformat()] for a, b in mentions])
-                if mentions
-                else None,
-                stories.signature(text).tobytes(),
-            )
-        )
-    return out
+    ordered = sorted(items, key=lambda i: (i.published is None, i.published or "", i.article.id))
+    sigs = np.frombuffer(b"".join(i.signature or b"" for i in ordered), dtype=np.uint32)
+    assigned = index.add([i.article.id for i in ordered], sigs)
+    for item, story in zip(ordered, assigned, strict=True):
+        item.story = story
 
 
 @dataclass

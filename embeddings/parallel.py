@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
@@ -16,13 +16,19 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def map_chunks(fn: Callable[[list[T]], list[R]], items: Sequence[T], chunk: int) -> list[R]:
-    """`fn` over `items`, `chunk` at a time, in order: in this process unless there are at
-    least two chunks for two cores."""
+def map_chunks(fn: Callable[[list[T]], R], items: Sequence[T], chunk: int) -> Iterator[R]:
+    """`fn` over `items`, `chunk` at a time: one result per chunk, in order, each as soon as
+    it is ready, while the workers go on with the next chunks. In this process, chunk by
+    chunk, unless there are at least two chunks for two cores. Closing the iterator early
+    cancels the chunks not started."""
     workers = min(os.cpu_count() or 1, len(items) // chunk)
+    parts = (list(items[i : i + chunk]) for i in range(0, len(items), chunk))
     if workers < 2:
-        return fn(list(items))
-    parts = [list(items[i : i + chunk]) for i in range(0, len(items), chunk)]
+        yield from map(fn, parts)
+        return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return [item for part in pool.map(fn, parts) for item in part]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
+        yield from pool.map(fn, parts)
+    finally:
+        pool.shutdown(cancel_futures=True)

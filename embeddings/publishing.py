@@ -22,7 +22,7 @@ import numpy as np
 
 from embeddings import ann, indexfiles, lexical, sentences, store
 from embeddings.indexfiles import FileRecord
-from embeddings.lexical import Bm25Index
+from embeddings.lexical import Bm25Index, Postings
 from embeddings.segments import Part, Segment, Snapshot, merge
 from embeddings.sentences import SentenceVectors
 
@@ -56,6 +56,7 @@ class Publisher:
         self._snapshot = Snapshot()
         self._merging: asyncio.Task[bool] | None = None
         self._merge_lock = asyncio.Lock()
+        self._checkpoints: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
     @property
     def snapshot(self) -> Snapshot:
@@ -147,21 +148,19 @@ class Publisher:
             return None
 
     async def _build_segment(
-        self, first: int, last: int, rows: list[tuple[int, str]] | None = None
+        self, first: int, last: int, lexical: Bm25Index | None = None
     ) -> Segment:
-        """A segment of the passages with row ids in [first, last] (`rows`: their terms,
-        when the caller has them), with every served part."""
+        """A segment of the passages with row ids in [first, last] (`lexical`: its BM25
+        part, when the caller built it), with every served part."""
         parts: dict[str, Part] = {}
         for kind in self._kinds():
-            parts[kind] = await self._build_part(kind, first, last, rows)
+            built = lexical if kind == "lexical" else None
+            parts[kind] = built if built is not None else await self._build_part(kind, first, last)
         return Segment(first, last, **parts)
 
-    async def _build_part(
-        self, kind: str, first: int, last: int, rows: list[tuple[int, str]] | None = None
-    ) -> Part:
+    async def _build_part(self, kind: str, first: int, last: int) -> Part:
         if kind == "lexical":
-            if rows is None:
-                rows = await lexical.stored_terms(self._writer, first, last)
+            rows = await lexical.stored_terms(self._writer, first, last)
             return await asyncio.to_thread(Bm25Index.build, rows)
         assert self.encoder is not None
         if kind == "vectors":
@@ -207,11 +206,15 @@ class Publisher:
     async def _transaction(self) -> AsyncIterator[None]:
         """BEGIN IMMEDIATE … COMMIT. On failure, roll back unless SQLite already has (it does
         on a full disk, and a second ROLLBACK would raise and hide that cause), and delete
-        the index files written meanwhile: nothing refers to them."""
+        the index files written meanwhile: nothing refers to them. After COMMIT, the WAL is
+        copied back into the database in the background (`_checkpoint`)."""
         await self._writer.execute("BEGIN IMMEDIATE")
         try:
             yield
             await self._writer.execute("COMMIT")
+            task = asyncio.create_task(self._checkpoint())
+            self._checkpoints.add(task)
+            task.add_done_callback(self._checkpoints.discard)
         except BaseException:
             if self._writer.in_transaction:
                 try:
@@ -221,18 +224,46 @@ class Publisher:
             self._remove_stale_files()
             raise
 
+    async def wait_for_checkpoints(self) -> None:
+        await asyncio.gather(*self._checkpoints)
+
+    async def _checkpoint(self) -> None:
+        """A passive checkpoint: queued on the writer behind the COMMIT, it runs while the
+        update's caller goes on and questions are answered (readers have their own
+        connections); the next write waits for it."""
+        try:
+            await self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as err:
+            log.warning("Checkpointing the database failed (%s); will try again.", err)
+
+    def _lexical_delta(
+        self, postings: list[Postings], rows: tuple[int, int] | None
+    ) -> asyncio.Future[Bm25Index] | None:
+        """The BM25 part of an update's new segment (rows: its first and last row id), being
+        built in a thread from the postings counted at analysis; None if it is not served."""
+        if rows is None or "lexical" not in self._kinds():
+            return None
+        rowids = np.arange(rows[0], rows[1] + 1, dtype=np.int64)
+        return asyncio.ensure_future(asyncio.to_thread(Bm25Index.from_postings, postings, rowids))
+
     async def _with_delta(
-        self, removed: list[int], rows: list[tuple[int, str]], articles: int, passages: int
+        self,
+        removed: list[int],
+        added: tuple[int, int] | None,
+        lexical: Bm25Index | None,
+        articles: int,
+        passages: int,
     ) -> Snapshot:
         """The snapshot after an update, in the caller's transaction: the removed passages
-        dead, the new ones (`rows`: row id and terms) in one new segment, recorded."""
+        dead, the new ones (`added`: their first and last row id; `lexical`: their BM25 part
+        when already built) in one new segment, recorded."""
         old = self._snapshot
         if not self._kinds():
             return Snapshot(articles=articles, passages=passages, memory_lexical=False)
         dead = old.with_removed(np.asarray(removed, dtype=np.int64)) if removed else old.dead
         segments = old.segments
-        if rows:
-            delta = await self._build_segment(rows[0][0], rows[-1][0], rows)
+        if added:
+            delta = await self._build_segment(*added, lexical)
             segments += (await self._saved(delta),)
             dead += (np.zeros(0, np.int64),)
         snapshot = Snapshot(segments, dead, articles, passages, old.memory_lexical)

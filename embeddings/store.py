@@ -117,6 +117,9 @@ async def connect(path: str | Path, *, readonly: bool = False) -> aiosqlite.Conn
         if not readonly:
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
+            # Not in COMMIT: the engine checkpoints after publishing (a first build's WAL
+            # holds the whole database; copying it back is seconds nobody need wait for).
+            await conn.execute("PRAGMA wal_autocheckpoint = 0")
             await conn.executescript(SCHEMA)
             await _migrate(conn)
     except BaseException:
@@ -207,55 +210,75 @@ async def delete_articles(conn: aiosqlite.Connection, ids: Iterable[str]) -> lis
     return removed
 
 
-async def insert_articles(
-    conn: aiosqlite.Connection, items: list[tuple[Article, list[Passage], list[str]]]
-) -> list[int]:
-    """Insert articles with their passages and their lexical terms (one string per passage),
-    in three statements whatever their number; returns the passages' row ids, in order.
+@dataclass
+class NewArticle:
+    """An article as an update inserts it, with its news facts (news.py)."""
 
-    Row ids are assigned here, after the highest ever used (AUTOINCREMENT's own rule): the
-    caller's transaction is the only writer, and it needs them for the new segment."""
+    article: Article
+    content_hash: str
+    published: str | None = None  # ISO day
+    mentions: str | None = None  # JSON [[start, end], ...]
+    signature: bytes | None = None
+    story: str | None = None
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage as an update inserts it: with its lexical terms (space-joined) and its
+    sentences as stored."""
+
+    passage: Passage
+    terms: str
+    sentences: str
+
+    @classmethod
+    def of(cls, passage: Passage, terms: str) -> NewPassage:
+        pairs = list(zip(passage.sentences, passage.paragraph_starts, strict=True))
+        return cls(passage, terms, json.dumps(pairs, ensure_ascii=False))
+
+
+async def next_rowid(conn: aiosqlite.Connection) -> int:
+    """The row id the next inserted passage gets: after the highest ever used
+    (AUTOINCREMENT's own rule). An update's transaction is the only writer, and it numbers
+    its passages before inserting them, for their new index segment."""
     async with conn.execute(
         "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'passages'), 0),"
         " coalesce((SELECT max(rowid) FROM passages), 0))"
     ) as cur:
         (last,) = await cur.fetchone()
-    articles, passages, lexical = [], [], []
-    for article, article_passages, terms in items:
-        articles.append(
-            (
-                article.id,
-                article.title,
-                article.source_url,
-                article.date,
-                article.lang,
-                article.source_file,
-                article.content_hash,
-                article.attribution,
-            )
-        )
-        for passage, passage_terms in zip(article_passages, terms, strict=True):
-            last += 1
-            sentences = json.dumps(
-                list(zip(passage.sentences, passage.paragraph_starts, strict=True)),
-                ensure_ascii=False,
-            )
-            passages.append(
-                (last, passage.id, article.id, passage.position, sentences, passage.ranking_text)
-            )
-            lexical.append((last, passage_terms))
-    await conn.executemany(
-        "INSERT INTO articles (id, title, source_url, date, lang, source_file, content_hash,"
-        " attribution) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        articles,
-    )
+    return last + 1
+
+
+async def insert_passages(conn: aiosqlite.Connection, items: list[NewPassage], first: int) -> None:
+    """Insert passages numbered from row id `first` (`next_rowid`), with their lexical terms,
+    in two statements whatever their number."""
+    rows, lexical = [], []
+    for rowid, item in enumerate(items, start=first):
+        p = item.passage
+        rows.append((rowid, p.id, p.article_id, p.position, item.sentences, p.ranking_text))
+        lexical.append((rowid, item.terms))
     await conn.executemany(
         "INSERT INTO passages (rowid, id, article_id, position, sentences, ranking_text)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        passages,
+        rows,
     )
     await conn.executemany("INSERT INTO passages_fts (rowid, terms) VALUES (?, ?)", lexical)
-    return [row[0] for row in passages]
+
+
+async def insert_articles(conn: aiosqlite.Connection, items: list[NewArticle]) -> None:
+    """Insert articles (their passages are inserted apart) in one statement."""
+    rows = []
+    for item in items:
+        a = item.article
+        article = (a.id, a.title, a.source_url, a.date, a.lang, a.source_file)
+        facts = (item.published, item.mentions, item.story, item.signature)
+        rows.append((*article, item.content_hash, a.attribution, *facts))
+    await conn.executemany(
+        "INSERT INTO articles (id, title, source_url, date, lang, source_file, content_hash,"
+        " attribution, published, mentions, story, signature)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
 
 
 async def fetch_passages(conn: aiosqlite.Connection, rowids: list[int]) -> dict[int, StoredPassage]:
@@ -566,14 +589,3 @@ async def story_rows(
                 blobs.append(row[2])
     sigs = np.frombuffer(b"".join(blobs), dtype=np.uint32).reshape(len(blobs), NUM_PERM)
     return ids, names, sigs
-
-
-async def set_news_facts(
-    conn: aiosqlite.Connection,
-    rows: Iterable[tuple[str | None, str | None, str, bytes, str]],
-) -> None:
-    """(published, mentions JSON, story, signature, article id) of each annotated article."""
-    await conn.executemany(
-        "UPDATE articles SET published = ?, mentions = ?, story = ?, signature = ? WHERE id = ?",
-        list(rows),
-    )

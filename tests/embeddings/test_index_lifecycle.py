@@ -92,7 +92,7 @@ async def test_a_full_disk_is_reported_as_such(corpus_dir: Path, tmp_path: Path,
         (corpus_dir / "yeni.jsonl").write_text(
             '{"title": "Yeni", "text": "' + "Uzun bir metin. " * 3000 + '"}\n', encoding="utf-8"
         )
-        insert_articles = store.insert_articles
+        insert_passages = store.insert_passages
         writers = []
 
         async def on_a_full_disk(conn, *args):
@@ -100,9 +100,9 @@ async def test_a_full_disk_is_reported_as_such(corpus_dir: Path, tmp_path: Path,
                 (pages,) = await cur.fetchone()
             await conn.execute(f"PRAGMA max_page_count = {pages}")  # no page more fits
             writers.append(conn)
-            await insert_articles(conn, *args)
+            await insert_passages(conn, *args)
 
-        monkeypatch.setattr(store, "insert_articles", on_a_full_disk)
+        monkeypatch.setattr(store, "insert_passages", on_a_full_disk)
         with pytest.raises(IndexUpdateError, match="database or disk is full"):
             await engine.update()
         assert [h.passage_id for h in (await engine.ask(HEADLINE_TR)).passages] == before

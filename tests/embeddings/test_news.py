@@ -295,7 +295,7 @@ async def test_a_failed_update_leaves_no_story_behind(
         async def disk_full(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(store, "set_news_facts", disk_full)
+        monkeypatch.setattr(store, "insert_articles", disk_full)
         with pytest.raises(IndexUpdateError):
             await engine.update()
         monkeypatch.undo()

@@ -284,20 +284,22 @@ async def test_a_question_sees_all_of_an_update_or_none_of_it(
     caught in between is answered again from the new snapshot)."""
     config = EngineConfig(data_dir=tmp_path, model=None)
     original, changed = ARTICLES[0], edited(ARTICLES[0], 7)
-    build = embeddings.publishing.Bm25Index.build
+    build = embeddings.publishing.Bm25Index.from_postings
     building = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def slow_build(rows):  # in a worker thread: the event is set from the loop's
+    def slow_build(postings, rowids):  # in a worker thread: the event is set from the loop's
         loop.call_soon_threadsafe(building.set)
         time.sleep(1.0)
-        return build(rows)
+        return build(postings, rowids)
 
     async with await Engine.open(config) as engine:
         await engine.apply(LoadResult(ARTICLES[:3]))
         opening = " ".join(original.paragraphs[0].split()[:8])
         question = opening
-        monkeypatch.setattr(embeddings.publishing.Bm25Index, "build", staticmethod(slow_build))
+        monkeypatch.setattr(
+            embeddings.publishing.Bm25Index, "from_postings", staticmethod(slow_build)
+        )
         update = asyncio.create_task(engine.apply(LoadResult([changed, *ARTICLES[1:3]])))
         await building.wait()
         asked = 0

@@ -119,14 +119,15 @@ async def test_vectors_of_removed_passages_are_dated_kept_and_pruned(tmp_path: P
         lexical = [" ".join(terms(p.ranking_text)) for p in passages]
         ids = [p.id for p in passages]
         vectors = np.eye(len(ids), 4, dtype=np.float32)
-        await store.insert_articles(conn, [(ARTICLE, passages, lexical)])
+        items = [store.NewPassage.of(p, t) for p, t in zip(passages, lexical, strict=True)]
+        await store.insert_passages(conn, items, await store.next_rowid(conn))
         for model in ("model-a", "model-b"):
             await store.store_embeddings(conn, model, ids, vectors)
 
         await store.delete_articles(conn, [ARTICLE.id])
         await store.mark_orphaned_embeddings(conn, now=1000.0)
         assert await orphaned_at(conn) == {1000.0}
-        await store.insert_articles(conn, [(ARTICLE, passages, lexical)])  # it came back
+        await store.insert_passages(conn, items, await store.next_rowid(conn))  # it came back
         await store.mark_orphaned_embeddings(conn, now=2000.0)
         assert await orphaned_at(conn) == {None}
 

@@ -63,31 +63,41 @@ def _to_embed_chunk(articles: list[Article]) -> list[ToEmbed]:
 
 
 def _analyse_chunk(articles: list[Article]) -> Analysed:
-    new_articles, new_passages, counted = [], [], []
+    new_articles, new_passages = [], []
+    vocabulary: dict[str, int] = {}
+    ids: list[int] = []  # every passage's term ids, one passage after another
+    lengths = []
     for article in articles:
         passages = split_article(article)
-        passage_terms = _passage_terms(passages)
-        counted += passage_terms
-        new_passages += [
-            NewPassage.of(p, " ".join(t)) for p, t in zip(passages, passage_terms, strict=True)
-        ]
+        for passage, parts in zip(passages, _passage_terms(passages, vocabulary), strict=True):
+            new_passages.append(NewPassage.of(passage, " ".join(t for t, _ in parts if t)))
+            for _, part_ids in parts:
+                ids.extend(part_ids)
+            lengths.append(sum(len(i) for _, i in parts))
         item = NewArticle(article, article.content_hash)
         news.annotate(item)
         item.article = dataclasses.replace(article, text="")
         new_articles.append(item)
-    return Analysed(new_articles, new_passages, Postings.count(counted))
+    return Analysed(new_articles, new_passages, Postings.of_ids(list(vocabulary), ids, lengths))
 
 
-def _passage_terms(passages: list[Passage]) -> list[list[str]]:
-    """Each passage's `terms(passage.ranking_text)`, analysing each of the article's
-    sentences once: passages overlap by a sentence and repeat the title. Words never span
-    the line and space breaks that join the ranking text's parts."""
-    known: dict[str, list[str]] = {}
+Part = tuple[str, list[int]]  # a piece of text's terms, space-joined, and their ids
 
-    def of(text: str) -> list[str]:
+
+def _passage_terms(passages: list[Passage], vocabulary: dict[str, int]) -> list[list[Part]]:
+    """Each passage's `terms(passage.ranking_text)`, in parts: its title, sentences and
+    attribution label. Each of the article's sentences is analysed, and its terms numbered
+    in `vocabulary`, once: passages overlap by a sentence and repeat the title. Words never
+    span the line and space breaks that join the ranking text's parts."""
+    known: dict[str, Part] = {}
+    lookup = vocabulary.setdefault
+
+    def of(text: str) -> Part:
         found = known.get(text)
         if found is None:
-            found = known[text] = terms(text)
+            found_terms = terms(text)
+            ids = [lookup(t, len(vocabulary)) for t in found_terms]
+            found = known[text] = (" ".join(found_terms), ids)
         return found
 
     out = []
@@ -96,5 +106,5 @@ def _passage_terms(passages: list[Passage]) -> list[list[str]]:
         parts += [of(sentence) for sentence in passage.sentences]
         if passage.attribution:
             parts.append(of(f"{ATTRIBUTION_LABEL} {passage.attribution}"))
-        out.append([t for part in parts for t in part])
+        out.append(parts)
     return out

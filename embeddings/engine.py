@@ -35,8 +35,10 @@ from embeddings.indexing import (
 from embeddings.progress import ProgressCallback
 from embeddings.publishing import Publisher
 from embeddings.segments import Snapshot
+from embeddings.store import DB_NAME
 
 __all__ = [
+    "DB_NAME",
     "ORPHAN_GRACE_DAYS",
     "Engine",
     "IndexOpenError",
@@ -49,7 +51,6 @@ __all__ = [
     "question_terms",
 ]
 
-DB_NAME = "qabot.sqlite3"
 PROFILES_NAME = "profiles.json"  # `qabot calibrate` results for this data folder
 _NO_ENCODER = object()
 

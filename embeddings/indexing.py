@@ -34,6 +34,7 @@ from embeddings.corpus import (
 )
 from embeddings.encoders.pool import EncoderPool
 from embeddings.lexical import Postings
+from embeddings.parallel import paused_gc
 from embeddings.progress import Progress, ProgressCallback
 from embeddings.store import NewArticle
 from embeddings.stories import StoryIndex
@@ -198,7 +199,8 @@ class Indexer:
                 if name in listed and _differs(listed[name], records.get(name))
             )
             gone = sorted(name for name in names if name not in listed)
-            loaded, digests = await asyncio.to_thread(load_files, folder, changed)
+            with paused_gc():
+                loaded, digests = await asyncio.to_thread(load_files, folder, changed)
             loaded.skipped[:0] = [s for s in unsupported if scope is None or s.file in scope]
             new_records: dict[str, tuple[int, int, str] | None] = dict.fromkeys(gone)
             for name, digest in digests.items():
@@ -316,14 +318,25 @@ class Indexer:
             # Before the publishing transaction, committed chunk by chunk: the cache is keyed
             # by content, so an interrupted update keeps what it encoded and resumes there.
             report.embedded = await self._embed(await asyncio.to_thread(to_embed, fresh), progress)
-        async with self._transaction():
-            removed_rows = await store.delete_articles(
-                self._writer, [a.id for a in changed] + removed
+        with paused_gc():
+            self._snapshot = await self._commit(
+                scope, report, fresh, [a.id for a in changed] + removed
             )
+        self._remove_stale_files()
+        return report
+
+    async def _commit(
+        self, scope: _Scope, report: UpdateReport, fresh: list[Article], gone: list[str]
+    ) -> Snapshot:
+        """In one transaction: delete the `gone` articles (removed, or changed and in
+        `fresh` again), insert the `fresh` ones, and publish the snapshot that serves them;
+        `report` gets the counts."""
+        async with self._transaction():
+            removed_rows = await store.delete_articles(self._writer, gone)
             report.passages_removed = len(removed_rows)
             removed_ids = [rowid for rowid, _ in removed_rows]
             stories = await self._story_index()
-            stories.remove([a.id for a in changed] + removed)
+            stories.remove(gone)
             first = await store.next_rowid(self._writer)
             inserted = await self._insert(fresh, first)
             added_ids = inserted.passage_ids
@@ -337,7 +350,7 @@ class Indexer:
                 built = await lexical if lexical else None
             report.passages_added = len(added_ids)
             await store.set_file_records(self._writer, scope.records)
-            if fresh or removed:
+            if fresh or gone:
                 now = time.time()
                 models = (
                     [self.encoder.key, sentences.cache_key(self.encoder.key)]
@@ -351,14 +364,11 @@ class Indexer:
             await store.set_meta(self._writer, "indexed_at", time.strftime("%Y-%m-%dT%H:%M:%S"))
             await store.set_meta(self._writer, "analyzer", ANALYZER_VERSION)
             report.articles, report.passages = await store.counts(self._writer)
-            snapshot = self._snapshot
-            if fresh or removed:
-                snapshot = await self._with_delta(
-                    removed_ids, added_rows, built, report.articles, report.passages
-                )
-        self._snapshot = snapshot
-        self._remove_stale_files()
-        return report
+            if not (fresh or gone):
+                return self._snapshot
+            return await self._with_delta(
+                removed_ids, added_rows, built, report.articles, report.passages
+            )
 
     async def _insert(self, articles: list[Article], first: int) -> _Inserted:
         """Analyse the articles (on every core for a large batch) and insert their passages,

@@ -228,11 +228,10 @@ class Publisher:
         await asyncio.gather(*self._checkpoints)
 
     async def _checkpoint(self) -> None:
-        """A passive checkpoint: queued on the writer behind the COMMIT, it runs while the
-        update's caller goes on and questions are answered (readers have their own
-        connections); the next write waits for it."""
+        """A passive checkpoint in a thread, while the update's caller goes on: questions
+        are answered and the next update writes meanwhile."""
         try:
-            await self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            await asyncio.to_thread(store.checkpoint, self.config.data_dir / store.DB_NAME)
         except sqlite3.Error as err:
             log.warning("Checkpointing the database failed (%s); will try again.", err)
 

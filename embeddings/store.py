@@ -6,6 +6,7 @@ writes, and an update becomes visible in one commit.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -23,6 +24,10 @@ from embeddings.corpus import Article
 from embeddings.splitter import Passage, join_sentences
 from embeddings.stories import NUM_PERM
 
+DB_NAME = "qabot.sqlite3"  # in the data folder
+# The WAL is cut back to this after a checkpoint: a first build's one transaction grows it to
+# the size of the whole database.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 SCHEMA_VERSION = "4"  # 2: embeddings.orphaned_at; 3: files; 4: articles' news facts
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -120,12 +125,20 @@ async def connect(path: str | Path, *, readonly: bool = False) -> aiosqlite.Conn
             # Not in COMMIT: the engine checkpoints after publishing (a first build's WAL
             # holds the whole database; copying it back is seconds nobody need wait for).
             await conn.execute("PRAGMA wal_autocheckpoint = 0")
+            await conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             await conn.executescript(SCHEMA)
             await _migrate(conn)
     except BaseException:
         await conn.close()
         raise
     return conn
+
+
+def checkpoint(path: Path) -> None:
+    """Copy the WAL back into the database on a connection of its own: PASSIVE, it waits
+    for no reader, and the writer goes on appending to the WAL meanwhile."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _readonly_uri(path: Path) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 import Stemmer
 
@@ -250,13 +249,26 @@ _STOP_FOLDED = frozenset(fold(w) for w in STOPWORDS_TR | STOPWORDS_EN)
 
 def terms(text: str) -> list[str]:
     """Index/query terms: per word its folded stem and its prefix term, stopwords dropped."""
-    return [term for word in words(text) for term in _word_terms(word)]
+    known = _WORD_TERMS
+    return [term for word in words(text) for term in known[word]]
 
 
-@lru_cache(maxsize=200_000)
+class _WordTerms(dict[str, tuple[str, ...]]):
+    """Each word's terms, computed on first use: a corpus's vocabulary is small beside its
+    text, and the highlight stems the top passages' sentences at question time. A plain
+    dict lookup per word (no call); emptied when full, so it stays bounded in a long-lived
+    bot."""
+
+    LIMIT = 200_000
+
+    def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        found = self[word] = _word_terms(word)
+        return found
+
+
 def _word_terms(word: str) -> tuple[str, ...]:
-    """One word's terms, cached: a corpus's vocabulary is small beside its text, and the
-    highlight stems the top passages' sentences at question time."""
     folded = fold(word)
     if folded in _STOP_FOLDED:
         return ()
@@ -266,6 +278,9 @@ def _word_terms(word: str) -> tuple[str, ...]:
     if not word.isdigit() and (prefix := _alnum(folded)[:PREFIX_LETTERS]):
         out.append(PREFIX_MARK + prefix)
     return tuple(out)
+
+
+_WORD_TERMS = _WordTerms()
 
 
 def focus_terms(question: str) -> frozenset[str]:

@@ -1,3 +1,4 @@
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,28 @@ async def test_fts5_backend_answers_the_same(corpus_dir: Path, tmp_path: Path):
             assert (engine.snapshot.lexical is None) == (backend == "fts5")
             answers.append([h.passage_id for h in (await engine.ask(HEADLINE_TR, k=5)).passages])
     assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize("distinct", [300, 70_000])
+def test_postings_list_each_terms_passages_in_order_with_counts(distinct: int):
+    """Past 65,536 distinct terms the build sorts by a wider key: both list every passage
+    holding a term, in row order, with the term's count there."""
+    rows = [
+        (10 + i, " ".join(f"t{(i * 3 + j) % distinct} t{i % 5}" for j in range(3)))
+        for i in range(25_000)
+    ]
+    index = Bm25Index.build(rows)
+    expected: dict[str, list[tuple[int, int]]] = {}
+    for rowid, text in rows:
+        for term, count in Counter(text.split()).items():
+            expected.setdefault(term, []).append((rowid, count))
+    assert (len(index.vocabulary) > 1 << 16) == (distinct > 1 << 16)
+    for term, found in expected.items():
+        t = index.vocabulary[term]
+        span = slice(index.indptr[t], index.indptr[t + 1])
+        listed = zip(index.rowids[index.docs[span]].tolist(), index.tf[span].tolist(), strict=True)
+        assert list(listed) == found
+    assert index.lengths.tolist() == [6] * len(rows)
 
 
 def test_empty_index_matches_nothing():

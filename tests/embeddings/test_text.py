@@ -61,3 +61,16 @@ def test_language_of_a_question():
     assert detect_language("Konferansa kim başkanlık etti?") == "tr"
     assert detect_language("konferansa kim baskanlik etti") == "tr"
     assert detect_language("Who chaired the conference?") == "en"
+
+
+def test_the_word_cache_of_a_long_lived_bot_stays_bounded(monkeypatch):
+    """Every new word of a growing archive is cached; past the limit the cache starts over
+    instead of growing, and terms stay the same."""
+    from embeddings import text
+
+    expected = terms("Konferansa kim başkanlık etti")
+    monkeypatch.setattr(text._WordTerms, "LIMIT", 50)
+    for n in range(500):
+        terms(f"kelime{n} başkanlık")
+        assert len(text._WORD_TERMS) <= 50
+    assert terms("Konferansa kim başkanlık etti") == expected

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -21,9 +22,15 @@ from pathlib import Path
 
 import yaml
 
+from embeddings.parallel import map_chunks
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".jsonl")
 MAX_FILE_BYTES = 50 * 1024 * 1024
 TITLE_MAX_CHARS = 120
+# A batch of files of at least PARALLEL_MIN_BYTES (a first build) is read on every core, in
+# groups of about PARALLEL_BYTES: below that, starting workers costs more than it saves.
+PARALLEL_MIN_BYTES = 32 * 1024 * 1024
+PARALLEL_BYTES = 4 * 1024 * 1024
 
 _FURNITURE = re.compile(
     r"^(\[[\w\s-]+\]|yorum\s*\(\d+\)|kaynak:?|paylaş|share|advertisement|reklam)$", re.IGNORECASE
@@ -446,22 +453,58 @@ def _ignored(path: Path, folder: Path) -> bool:
 
 
 def load_files(folder: Path, files: list[str]) -> tuple[LoadResult, dict[str, str]]:
-    """Load these files (relative to `folder`) only, and each readable file's SHA-256."""
+    """Load these files (relative to `folder`) only, and each readable file's SHA-256. A
+    large batch (a first build) is read on every core."""
     result = LoadResult()
     digests: dict[str, str] = {}
     seen: dict[str, str] = {}
-    for rel in sorted(files):
-        path = Path(folder) / rel
+    groups = _groups(Path(folder), sorted(files))
+    for part in map_chunks(functools.partial(_load_groups, Path(folder)), groups, 1):
+        for rel, loaded, digest in part:
+            result.skipped.extend(loaded.skipped)
+            if digest is not None:
+                digests[rel] = digest
+            for article in loaded.articles:
+                if article.id in seen:
+                    why = f"duplicate article id {article.id!r} (also in {seen[article.id]})"
+                    result.skipped.append(Skipped(rel, why))
+                    continue
+                seen[article.id] = rel
+                result.articles.append(article)
+    return result, digests
+
+
+def _groups(folder: Path, files: list[str]) -> list[list[str]]:
+    """Consecutive files in groups of about PARALLEL_BYTES, or all in one group when they
+    are too few bytes to pay for starting workers."""
+    sizes = []
+    for rel in files:
+        try:
+            sizes.append((folder / rel).stat().st_size)
+        except OSError:
+            sizes.append(0)  # load_file reports it
+    if sum(sizes) < PARALLEL_MIN_BYTES:
+        return [files] if files else []
+    groups: list[list[str]] = [[]]
+    filled = 0
+    for rel, size in zip(files, sizes, strict=True):
+        if filled >= PARALLEL_BYTES:
+            groups.append([])
+            filled = 0
+        groups[-1].append(rel)
+        filled += size
+    return groups
+
+
+def _load_groups(folder: Path, groups: list[list[str]]) -> list[tuple[str, LoadResult, str | None]]:
+    """Each file's articles and SHA-256 (None when it could not be read as a whole)."""
+    out = []
+    for rel in (rel for group in groups for rel in group):
+        path = folder / rel
         loaded = load_file(path, rel)
-        result.skipped.extend(loaded.skipped)
+        digest = None
         if loaded.articles or not any(s.file == rel for s in loaded.skipped):
             with contextlib.suppress(OSError):
-                digests[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-        for article in loaded.articles:
-            if article.id in seen:
-                why = f"duplicate article id {article.id!r} (also in {seen[article.id]})"
-                result.skipped.append(Skipped(rel, why))
-                continue
-            seen[article.id] = rel
-            result.articles.append(article)
-    return result, digests
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        out.append((rel, loaded, digest))
+    return out

@@ -381,7 +381,7 @@ class Indexer:
                 rowid = first + len(inserted.passage_ids)
                 await store.insert_passages(self._writer, chunk.passages, rowid)
                 inserted.articles += chunk.articles
-                inserted.passage_ids += [p.passage.id for p in chunk.passages]
+                inserted.passage_ids += [p.id for p in chunk.passages]
                 inserted.postings.append(chunk.postings)
         finally:
             await asyncio.to_thread(chunks.close)

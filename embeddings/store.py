@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
 import aiosqlite
@@ -28,6 +29,7 @@ DB_NAME = "qabot.sqlite3"  # in the data folder
 # The WAL is cut back to this after a checkpoint: a first build's one transaction grows it to
 # the size of the whole database.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+WRITER_CACHE_KIB = 64 * 1024
 SCHEMA_VERSION = "4"  # 2: embeddings.orphaned_at; 3: files; 4: articles' news facts
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -126,6 +128,10 @@ async def connect(path: str | Path, *, readonly: bool = False) -> aiosqlite.Conn
             # holds the whole database; copying it back is seconds nobody need wait for).
             await conn.execute("PRAGMA wal_autocheckpoint = 0")
             await conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
+            # A first build inserts passages in article-id order, not in that of the id
+            # indexes: with SQLite's default 2 MiB of cache, their pages are read back over
+            # and over (inserting 128k passages: 6.2 → 5.7 s).
+            await conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
             await conn.executescript(SCHEMA)
             await _migrate(conn)
     except BaseException:
@@ -235,19 +241,24 @@ class NewArticle:
     story: str | None = None
 
 
-@dataclass(frozen=True)
-class NewPassage:
-    """A passage as an update inserts it: with its lexical terms (space-joined) and its
-    sentences as stored."""
+class NewPassage(NamedTuple):
+    """A passage as an update inserts it, one row: its sentences as stored and its lexical
+    terms, space-joined. A tuple, for analysis workers to send back cheaply."""
 
-    passage: Passage
+    id: str
+    article_id: str
+    position: int
+    sentences: str  # JSON [[sentence, starts_paragraph], ...]
+    ranking_text: str
     terms: str
-    sentences: str
 
     @classmethod
     def of(cls, passage: Passage, terms: str) -> NewPassage:
         pairs = list(zip(passage.sentences, passage.paragraph_starts, strict=True))
-        return cls(passage, terms, json.dumps(pairs, ensure_ascii=False))
+        sentences = json.dumps(pairs, ensure_ascii=False)
+        return cls(
+            passage.id, passage.article_id, passage.position, sentences, passage.ranking_text, terms
+        )
 
 
 async def next_rowid(conn: aiosqlite.Connection) -> int:
@@ -265,11 +276,8 @@ async def next_rowid(conn: aiosqlite.Connection) -> int:
 async def insert_passages(conn: aiosqlite.Connection, items: list[NewPassage], first: int) -> None:
     """Insert passages numbered from row id `first` (`next_rowid`), with their lexical terms,
     in two statements whatever their number."""
-    rows, lexical = [], []
-    for rowid, item in enumerate(items, start=first):
-        p = item.passage
-        rows.append((rowid, p.id, p.article_id, p.position, item.sentences, p.ranking_text))
-        lexical.append((rowid, item.terms))
+    rows = [(rowid, *item[:5]) for rowid, item in enumerate(items, start=first)]
+    lexical = [(rowid, item.terms) for rowid, item in enumerate(items, start=first)]
     await conn.executemany(
         "INSERT INTO passages (rowid, id, article_id, position, sentences, ranking_text)"
         " VALUES (?, ?, ?, ?, ?, ?)",

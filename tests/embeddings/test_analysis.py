@@ -8,6 +8,7 @@ import pytest
 from embeddings.analysis import analyse
 from embeddings.corpus import load_corpus
 from embeddings.lexical import Bm25Index
+from embeddings.splitter import split_article
 from embeddings.text import terms
 from tests.conftest import FIXTURES, SEED_CORPUS
 
@@ -17,13 +18,13 @@ ARTICLES = load_corpus(FIXTURES / "news" / "corpus").articles + load_corpus(SEED
 def test_each_passage_gets_the_terms_of_its_ranking_text():
     """Sentences are analysed once per article, yet every passage (titled or not, with an
     attribution label or not) is indexed under exactly its ranking text's terms."""
-    passages = [(p.passage, p.terms) for chunk in analyse(ARTICLES) for p in chunk.passages]
-    assert any(p.attribution for p, _ in passages)
-    assert any(p.title_in_text for p, _ in passages) and any(
-        not p.title_in_text for p, _ in passages
-    )
-    for passage, indexed in passages:
-        assert indexed == " ".join(terms(passage.ranking_text))
+    split = [p for a in ARTICLES for p in split_article(a)]
+    assert any(p.attribution for p in split)
+    assert any(p.title_in_text for p in split) and any(not p.title_in_text for p in split)
+    passages = [p for chunk in analyse(ARTICLES) for p in chunk.passages]
+    assert [p.ranking_text for p in passages] == [p.ranking_text for p in split]
+    for passage in passages:
+        assert passage.terms == " ".join(terms(passage.ranking_text))
 
 
 def test_a_large_batch_is_analysed_as_one_process_would(monkeypatch: pytest.MonkeyPatch):

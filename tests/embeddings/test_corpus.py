@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from embeddings import corpus
 from embeddings.corpus import (
     MAX_FILE_BYTES,
     Article,
@@ -13,6 +14,7 @@ from embeddings.corpus import (
     attribution_of,
     load_corpus,
     load_file,
+    load_files,
 )
 from embeddings.splitter import split_article
 from tests.conftest import FIXTURES
@@ -103,6 +105,29 @@ def test_duplicate_ids_are_reported_not_merged(tmp_path: Path):
     result = load_corpus(tmp_path)
     assert [a.text for a in result.articles] == ["Bir."]
     assert "duplicate article id 'x'" in result.skipped[0].reason
+
+
+def test_a_large_batch_of_files_loads_on_every_core_as_in_one_process(
+    corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Read in groups by worker processes, files give the same articles in the same order,
+    the same digests, and the same reports of bad files and of duplicates across groups."""
+    for n in range(6):
+        (corpus_dir / f"part-{n}.jsonl").write_text(
+            f'{{"id": "a{n}", "text": "Metin {n}."}}\n{{"id": "a0", "text": "Kopya."}}\n',
+            encoding="utf-8",
+        )
+    (corpus_dir / "broken.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    files = sorted(p.name for p in corpus_dir.iterdir())
+    alone = load_files(corpus_dir, files)
+    monkeypatch.setattr(corpus, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(corpus, "PARALLEL_BYTES", 100)
+    assert len(corpus._groups(corpus_dir, files)) >= 4
+    assert load_files(corpus_dir, files) == alone
+    loaded, digests = alone
+    assert len(loaded.articles) == 2 + 6 and len(digests) == len(files) - 1
+    assert sum("duplicate article id 'a0'" in s.reason for s in loaded.skipped) == 6
+    assert any(s.file == "broken.txt" for s in loaded.skipped)
 
 
 def test_load_file_validates_a_single_upload(tmp_path: Path):

@@ -55,14 +55,24 @@ def run_qabot(corpus: Path, data: Path, began: float) -> dict[str, Any]:
             built = time.perf_counter() - began
             new = corpus / "peers-new.md"
             new.write_text(f"---\ntitle: Yeni\n---\n{NEW_TEXT}\n", encoding="utf-8")
-            start = time.perf_counter()
-            await engine.update_files([new])
-            found = await engine.ask(NEW_QUERY, k=1)
-            upsert = time.perf_counter() - start
+            upserts = []
+            for _ in range(2):  # right after the build (its WAL being checkpointed), then after
+                start = time.perf_counter()
+                await engine.update_files([new])
+                found = await engine.ask(NEW_QUERY, k=1)
+                upserts.append(time.perf_counter() - start)
+                assert "Akasya" in found.passages[0].text
+                new.unlink()
+                await engine.update_files([new])
+                await engine.wait_for_checkpoints()
+                new.write_text(f"---\ntitle: Yeni\n---\n{NEW_TEXT}\n", encoding="utf-8")
             new.unlink()
-            await engine.update_files([new])
-            assert "Akasya" in found.passages[0].text
-        return {"passages": report.passages, "wall_s": built, "upsert_and_find_s": upsert}
+        return {
+            "passages": report.passages,
+            "wall_s": built,
+            "upsert_and_find_s": upserts[0],
+            "upsert_and_find_again_s": round(upserts[1], 4),
+        }
 
     return asyncio.run(go())
 

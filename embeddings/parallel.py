@@ -3,6 +3,9 @@
 Workers are spawned, never forked: the engine's process has threads (SQLite, FAISS) whose
 locks a fork could copy mid-use.
 
+An update's steps (reading the files, then analysing their articles) share one pool of
+workers (`shared_workers`): each worker imports the engine's modules once, not once a step.
+
 Bulk work allocates millions of objects and frees them by reference counting, leaving
 almost no reference cycles; Python's cyclic collector would still walk every live object
 again and again (a first build holds every article): a tenth of a 128k build's CPU. So
@@ -12,6 +15,7 @@ workers run without it, and the engine pauses it for its bulk phases (`paused_gc
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gc
 import multiprocessing
 import os
@@ -21,6 +25,48 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class _Shared:
+    """A pool of one worker per core, started when first needed."""
+
+    def __init__(self) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+
+    def get(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            self.pool = _pool(os.cpu_count() or 1)
+        return self.pool
+
+    def stop(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+
+# Seen by the threads an update starts (asyncio.to_thread copies the caller's context).
+_SHARED: contextvars.ContextVar[_Shared | None] = contextvars.ContextVar("shared", default=None)
+
+
+@contextlib.contextmanager
+def shared_workers() -> Iterator[None]:
+    """Every `map_chunks` in this block, and in threads started from it with its context,
+    uses one pool, started on first use and stopped at the end of the block."""
+    shared = _Shared()
+    token = _SHARED.set(shared)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        shared.stop()
+
+
+def release_workers() -> None:
+    """Stop the shared pool for now (a later `map_chunks` starts it again): its workers are
+    not to sit on their memory through a long wait, such as encoding an archive."""
+    shared = _SHARED.get()
+    if shared is not None:
+        shared.stop()
 
 
 def map_chunks(fn: Callable[[list[T]], R], items: Sequence[T], chunk: int) -> Iterator[R]:
@@ -33,12 +79,20 @@ def map_chunks(fn: Callable[[list[T]], R], items: Sequence[T], chunk: int) -> It
     if workers < 2:
         yield from map(fn, parts)
         return
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=gc.disable)
+    shared = _SHARED.get()
+    if shared is not None:
+        yield from shared.get().map(fn, parts)  # closing it cancels the chunks not started
+        return
+    pool = _pool(workers)
     try:
         yield from pool.map(fn, parts)
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=gc.disable)
 
 
 @contextlib.contextmanager

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from embeddings.parallel import map_chunks
+import os
+
+import pytest
+
+from embeddings.parallel import map_chunks, release_workers, shared_workers
 from tests.embeddings.test_segments import ARTICLES
 
 
@@ -15,3 +19,21 @@ def test_chunks_come_back_in_order_from_several_processes():
 
 def _reversed_ids(ids: list[str]) -> list[str]:
     return [i[::-1] for i in ids]
+
+
+def test_an_update_spawns_its_workers_once_and_stops_them_after():
+    items = list(range(8))
+    with shared_workers():
+        first = {pid for chunk in map_chunks(_pids, items, 2) for pid in chunk}
+        again = {pid for chunk in map_chunks(_pids, items, 2) for pid in chunk}
+        assert again <= first and os.getpid() not in first
+        release_workers()  # e.g. before a long encoding: a later map starts new workers
+        restarted = {pid for chunk in map_chunks(_pids, items, 2) for pid in chunk}
+        assert not restarted & first
+    for pid in first | restarted:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def _pids(items: list[int]) -> list[int]:
+    return [os.getpid() for _ in items]

@@ -112,6 +112,32 @@ async def test_a_database_from_before_news_facts_gains_their_columns(tmp_path: P
         await conn.close()
 
 
+async def test_fts5_gathers_a_large_batch_of_terms_in_new_and_older_databases(tmp_path: Path):
+    """A first build's FTS5 inserts go in a few large segments (FTS5_HASH_BYTES), in a new
+    database and in one from schema 4, which gains the setting once."""
+    path = tmp_path / "qabot.sqlite3"
+    conn = await store.connect(path)
+    try:
+        assert await hash_size(conn) == store.FTS5_HASH_BYTES
+        await conn.execute("DELETE FROM passages_fts_config WHERE k = 'hashsize'")
+        await store.set_meta(conn, "schema_version", "4")
+    finally:
+        await conn.close()
+    for again in (False, True):
+        conn = await store.connect(path)
+        try:
+            assert await hash_size(conn) == store.FTS5_HASH_BYTES
+            assert (conn.total_changes == 0) == again  # once migrated, opening writes nothing
+        finally:
+            await conn.close()
+
+
+async def hash_size(conn) -> int | None:
+    async with conn.execute("SELECT v FROM passages_fts_config WHERE k = 'hashsize'") as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
 async def test_vectors_of_removed_passages_are_dated_kept_and_pruned(tmp_path: Path):
     conn = await store.connect(tmp_path / "qabot.sqlite3")
     try:

@@ -34,9 +34,9 @@ WRITER_CACHE_KIB = 64 * 1024
 SCHEMA_VERSION = "5"
 # Terms FTS5 gathers in memory before writing them out as a segment (its default: 1 MiB). A
 # first build's terms then make a few large segments, not hundreds of small ones merged again
-# and again: inserting 128k passages' terms takes 3.5 s of CPU instead of 6.2 (64 MiB did
-# best of 1, 4, 16, 64 and 256).
-FTS5_HASH_BYTES = 64 * 1024 * 1024
+# and again: inserting 128k passages' terms takes 3.7 s of CPU instead of 6.3 (medians of 4
+# rounds; 64 MiB did no better, 256 worse; benchmarks/fts5_insert.py).
+FTS5_HASH_BYTES = 16 * 1024 * 1024
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (

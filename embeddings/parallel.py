@@ -6,6 +6,9 @@ locks a fork could copy mid-use.
 An update's steps (reading the files, then analysing their articles) share one pool of
 workers (`shared_workers`): each worker imports the engine's modules once, not once a step.
 
+A worker exits when the engine's process dies, even by kill -9: it would otherwise wait for
+work forever, holding its memory.
+
 Bulk work allocates millions of objects and frees them by reference counting, leaving
 almost no reference cycles; Python's cyclic collector would still walk every live object
 again and again (a first build holds every article): a tenth of a 128k build's CPU. So
@@ -18,7 +21,9 @@ import contextlib
 import contextvars
 import gc
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -92,7 +97,25 @@ def map_chunks(fn: Callable[[list[T]], R], items: Sequence[T], chunk: int) -> It
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     context = multiprocessing.get_context("spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=gc.disable)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker)
+
+
+def _start_worker() -> None:
+    gc.disable()
+    exit_with_parent()
+
+
+def exit_with_parent() -> None:
+    """In a spawned worker: exit as soon as the parent process is gone, even by kill -9 (a
+    worker would otherwise wait for work forever, holding its memory)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_when_closed, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_when_closed(parent_sentinel: int) -> None:
+    multiprocessing.connection.wait([parent_sentinel])
+    os._exit(1)
 
 
 @contextlib.contextmanager

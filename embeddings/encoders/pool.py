@@ -17,6 +17,7 @@ from types import TracebackType
 import numpy as np
 
 from embeddings.encoders.base import Encoder
+from embeddings.parallel import exit_with_parent
 
 # Texts per task: large enough to amortise the hop, small enough to keep every worker busy.
 CHUNK = 64
@@ -27,6 +28,7 @@ _worker: Encoder | None = None
 def _start(name: str) -> None:
     """In a worker: the model, restricted to one thread before its engine loads."""
     global _worker
+    exit_with_parent()
     os.environ["OMP_NUM_THREADS"] = "1"
     from embeddings.encoders import load_encoder
 

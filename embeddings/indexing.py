@@ -186,49 +186,36 @@ class Indexer:
     ) -> UpdateReport:
         self._refuse_read_only()
         async with self._update_lock:
-            with shared_workers():
-                return await self._update_locked(
-                    folder, listed, scope, unsupported, started, progress, allow_mass_delete
+            with shared_workers():  # reading the files and analysing their articles
+                records = await store.file_records(self._writer)
+                stale = await self._stale_analyzer()
+                if stale:
+                    records = {}  # another analyzer's terms: read and re-analyse every file
+                names = set(listed) if scope is None else scope
+                if scope is None:  # also what was indexed before files were recorded
+                    names |= set(records) | set(await store.source_files(self._writer))
+                changed = sorted(
+                    name
+                    for name in names
+                    if name in listed and _differs(listed[name], records.get(name))
                 )
-
-    async def _update_locked(
-        self,
-        folder: Path,
-        listed: dict[str, FileState],
-        scope: set[str] | None,
-        unsupported: list[Skipped],
-        started: float,
-        progress: ProgressCallback | None,
-        allow_mass_delete: bool,
-    ) -> UpdateReport:
-        """`_update` under the update lock: read the files that changed, then apply them."""
-        records = await store.file_records(self._writer)
-        stale = await self._stale_analyzer()
-        if stale:
-            records = {}  # another analyzer's terms: read and re-analyse every file
-        names = set(listed) if scope is None else scope
-        if scope is None:  # also what was indexed before files were recorded
-            names |= set(records) | set(await store.source_files(self._writer))
-        changed = sorted(
-            name for name in names if name in listed and _differs(listed[name], records.get(name))
-        )
-        gone = sorted(name for name in names if name not in listed)
-        with paused_gc():
-            loaded, digests = await asyncio.to_thread(load_files, folder, changed)
-        loaded.skipped[:0] = [s for s in unsupported if scope is None or s.file in scope]
-        new_records: dict[str, tuple[int, int, str] | None] = dict.fromkeys(gone)
-        for name, digest in digests.items():
-            new_records[name] = (listed[name].size, listed[name].mtime_ns, digest)
-        existing = await store.articles_of_files(self._writer, changed + gone)
-        if stale:
-            existing = _unhashed(existing)
-        await self._drop_duplicates(loaded, set(changed) | set(gone))
-        return await self._guarded(
-            _Scope(loaded, existing, new_records, len(changed)),
-            started,
-            progress,
-            allow_mass_delete,
-        )
+                gone = sorted(name for name in names if name not in listed)
+                with paused_gc():
+                    loaded, digests = await asyncio.to_thread(load_files, folder, changed)
+                loaded.skipped[:0] = [s for s in unsupported if scope is None or s.file in scope]
+                new_records: dict[str, tuple[int, int, str] | None] = dict.fromkeys(gone)
+                for name, digest in digests.items():
+                    new_records[name] = (listed[name].size, listed[name].mtime_ns, digest)
+                existing = await store.articles_of_files(self._writer, changed + gone)
+                if stale:
+                    existing = _unhashed(existing)
+                await self._drop_duplicates(loaded, set(changed) | set(gone))
+                return await self._guarded(
+                    _Scope(loaded, existing, new_records, len(changed)),
+                    started,
+                    progress,
+                    allow_mass_delete,
+                )
 
     async def _drop_duplicates(self, loaded: LoadResult, scope: set[str]) -> None:
         """Articles whose id another file outside this update already holds are skipped,

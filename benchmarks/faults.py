@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -37,6 +38,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ["16 Aralık konferansına kim başkanlık etti?", "Toplantıya kim başkanlık etti?"]
+# A progress line on stderr, e.g. "embedding passages: 512/1,500 (34%), 26.9/s, 37 s left".
+PROGRESS = re.compile(r"[a-z][a-z ]+: [\d,]+/[\d,]+ \(\d+%\)")
 SQLITE_SIDE_FILES = {"qabot.sqlite3-wal", "qabot.sqlite3-shm"}
 FILLER = "Ekonomi bülteni bu hafta yeniden yayımlandı ve piyasalar sakin kaldı. "
 
@@ -139,7 +142,11 @@ def judge(
     if "Traceback" in run.stderr:
         return "TRACEBACK"
     if run.returncode != 0:
-        lines = [line for line in run.stderr.splitlines() if " WARNING " not in line]
+        lines = [
+            line
+            for line in run.stderr.splitlines()
+            if " WARNING " not in line and not PROGRESS.match(line)
+        ]
         ok = len(lines) == 1 and lines[0].startswith("qabot: ")
         return "clear error" if ok else "UNCLEAR ERROR"
     if intact is not None and passages(run) != intact:

@@ -441,6 +441,9 @@ class Indexer:
                 split = [(p[0], p[2]) for p in part if p[0] not in cached[1]]
                 blobs = await asyncio.to_thread(sentences.encode, model, split)
                 await store.store_blobs(self._writer, keys[1], [i for i, _ in split], blobs)
+                # Each chunk is its own commit: copied back now, the WAL stays one chunk long
+                # through an encoding of hours instead of growing as large as the cache.
+                await self._checkpoint()
                 state.done += len(part)
                 if progress:
                     progress(state)

@@ -20,11 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from embeddings.store import DB_NAME, WRITER_CACHE_KIB  # noqa: E402
+from embeddings.store import DB_NAME, SCHEMA, WRITER_CACHE_KIB  # noqa: E402
 
 CHUNK = 2700  # about the passages of one analysed chunk of 1,000 articles
-TABLE = """CREATE VIRTUAL TABLE passages_fts USING fts5 (
-    terms, tokenize = "unicode61 remove_diacritics 0 tokenchars '_'")"""
 
 
 def insert(rows: list[tuple[int, str]], folder: Path, hash_bytes: int) -> tuple[float, float]:
@@ -34,7 +32,7 @@ def insert(rows: list[tuple[int, str]], folder: Path, hash_bytes: int) -> tuple[
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA cache_size = -{WRITER_CACHE_KIB}")
-        conn.execute(TABLE)
+        conn.executescript(SCHEMA)  # the index's own tables, its FTS5 tokenizer included
         conn.execute(
             "INSERT INTO passages_fts (passages_fts, rank) VALUES ('hashsize', ?)", (hash_bytes,)
         )

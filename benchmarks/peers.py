@@ -54,9 +54,9 @@ def run_qabot(corpus: Path, data: Path, began: float) -> dict[str, Any]:
             report = await engine.update()
             built = time.perf_counter() - began
             new = corpus / "peers-new.md"
-            new.write_text(f"---\ntitle: Yeni\n---\n{NEW_TEXT}\n", encoding="utf-8")
             upserts = []
             for _ in range(2):  # right after the build (its WAL being checkpointed), then after
+                new.write_text(f"---\ntitle: Yeni\n---\n{NEW_TEXT}\n", encoding="utf-8")
                 start = time.perf_counter()
                 await engine.update_files([new])
                 found = await engine.ask(NEW_QUERY, k=1)
@@ -65,8 +65,6 @@ def run_qabot(corpus: Path, data: Path, began: float) -> dict[str, Any]:
                 new.unlink()
                 await engine.update_files([new])
                 await engine.wait_for_checkpoints()
-                new.write_text(f"---\ntitle: Yeni\n---\n{NEW_TEXT}\n", encoding="utf-8")
-            new.unlink()
         return {
             "passages": report.passages,
             "wall_s": built,
